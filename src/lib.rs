@@ -1,0 +1,1 @@
+//! cairn: a peer-to-peer node for cooperative, encrypted storage.

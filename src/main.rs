@@ -1,0 +1,3 @@
+fn main() {
+    println!("cairn {}", env!("CARGO_PKG_VERSION"));
+}
