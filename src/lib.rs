@@ -1,1 +1,11 @@
 //! cairn: a peer-to-peer node for cooperative, encrypted storage.
+//!
+//! The library holds the node's parts; the `cairn` binary is a thin command
+//! line over it (`src/cli`).
+
+pub mod addrs;
+pub mod config;
+pub mod datadir;
+pub mod keyfile;
+pub mod node_id;
+pub mod ticket;

@@ -1,3 +1,11 @@
-fn main() {
-    println!("cairn {}", env!("CARGO_PKG_VERSION"));
+//! The `cairn` binary: a thin shell over the library (see `cli`).
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    cli::run(cli::Cli::parse())
 }

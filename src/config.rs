@@ -1,0 +1,121 @@
+//! The node's configuration file, `config.toml` in the data directory.
+//!
+//! `cairn init` writes [`DEFAULT_TOML`]: every setting with its default value
+//! and a comment saying what it does, so a user edits a documented file rather
+//! than guessing names. Unknown keys are an error (a typo must not be silently
+//! ignored), and a missing key takes its default. A unit test keeps the
+//! template and [`Config::default`] identical.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Every setting of a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub node: NodeConfig,
+}
+
+/// Settings of the node as a whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Addresses the transport listens on.
+    pub listen: Vec<SocketAddr>,
+    /// Addresses put in tickets. Empty: the listen addresses, with an
+    /// unspecified IP (0.0.0.0 / ::) replaced by this machine's interface
+    /// addresses.
+    pub announce: Vec<SocketAddr>,
+    /// Log filter in `tracing` syntax; the `RUST_LOG` variable wins over it.
+    pub log: String,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            listen: vec![SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT))],
+            announce: Vec::new(),
+            log: "info".to_owned(),
+        }
+    }
+}
+
+/// The TCP port a node listens on unless configured otherwise.
+pub const DEFAULT_PORT: u16 = 7341;
+
+/// The commented configuration file that `cairn init` writes.
+pub const DEFAULT_TOML: &str = r#"# cairn node configuration.
+#
+# Every setting is listed with its default value. Delete a line to go back to
+# the default; an unknown key is an error.
+
+[node]
+# Addresses the transport listens on (TCP).
+listen = ["0.0.0.0:7341"]
+# Addresses put in tickets (`cairn invite`, `cairn id`). Empty: the listen
+# addresses, with 0.0.0.0 replaced by this machine's interface addresses.
+announce = []
+# Log filter in tracing syntax (e.g. "info", "cairn=debug"). RUST_LOG wins.
+log = "info"
+"#;
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration in {path}: {source}")]
+    Parse {
+        path: std::path::PathBuf,
+        source: Box<toml::de::Error>,
+    },
+}
+
+impl Config {
+    /// Load a configuration file; a missing key takes its default.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_holds_exactly_the_defaults() {
+        let parsed: Config = toml::from_str(DEFAULT_TOML).unwrap();
+        assert_eq!(parsed, Config::default());
+        // And every default is written out: serialising the defaults gives
+        // no key that the template lacks.
+        let full: toml::Value = toml::Value::try_from(Config::default()).unwrap();
+        let template: toml::Value = toml::from_str(DEFAULT_TOML).unwrap();
+        assert_eq!(full, template);
+    }
+
+    #[test]
+    fn unknown_key_is_an_error() {
+        let err = toml::from_str::<Config>("[node]\nlisen = []\n").unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn missing_keys_take_defaults() {
+        let c: Config = toml::from_str("[node]\nlog = \"debug\"\n").unwrap();
+        assert_eq!(c.node.log, "debug");
+        assert_eq!(c.node.listen, NodeConfig::default().listen);
+    }
+}
