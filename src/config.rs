@@ -16,6 +16,24 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub node: NodeConfig,
+    pub api: ApiConfig,
+}
+
+/// The local HTTP API that the CLI and the dashboard use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Loopback address the API listens on; port 0 picks a free port (the
+    /// bound address is written to `api.addr` in the data directory).
+    pub listen: SocketAddr,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_API_PORT)),
+        }
+    }
 }
 
 /// Settings of the node as a whole.
@@ -44,6 +62,8 @@ impl Default for NodeConfig {
 
 /// The TCP port a node listens on unless configured otherwise.
 pub const DEFAULT_PORT: u16 = 7341;
+/// The loopback port of the local API unless configured otherwise.
+pub const DEFAULT_API_PORT: u16 = 7342;
 
 /// The commented configuration file that `cairn init` writes.
 pub const DEFAULT_TOML: &str = r#"# cairn node configuration.
@@ -59,6 +79,11 @@ listen = ["0.0.0.0:7341"]
 announce = []
 # Log filter in tracing syntax (e.g. "info", "cairn=debug"). RUST_LOG wins.
 log = "info"
+
+[api]
+# Loopback address of the local HTTP API used by the CLI and the dashboard.
+# Requests need the token in api.token. Port 0 picks a free port.
+listen = "127.0.0.1:7342"
 "#;
 
 /// Why the configuration could not be loaded.

@@ -4,6 +4,7 @@
 //! line over it (`src/cli`).
 
 pub mod addrs;
+pub mod api;
 pub mod config;
 pub mod datadir;
 pub mod keyfile;

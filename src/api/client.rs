@@ -1,0 +1,100 @@
+//! The API client that the CLI and the dashboard use to reach a running node.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use super::ADDR_FILE;
+use super::token::{Token, TokenError};
+use super::types::{ApiError, ApiErrorKind};
+
+/// Why a request to the local API failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    #[error("no cairn daemon is running for {0} (start one with `cairn daemon`)")]
+    NoDaemon(String),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("the daemon's address file {0} is malformed")]
+    BadAddrFile(String),
+    #[error("cannot reach the daemon: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("{}", .0.message)]
+    Api(ApiError),
+}
+
+impl ClientError {
+    /// The API's error kind, when the daemon answered with one.
+    pub fn api_kind(&self) -> Option<ApiErrorKind> {
+        match self {
+            ClientError::Api(e) => Some(e.kind),
+            _ => None,
+        }
+    }
+}
+
+/// A connection to a running node's API.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    base: String,
+    token: Token,
+    http: reqwest::Client,
+}
+
+impl ApiClient {
+    /// Find the daemon of a data directory through its `api.addr` file.
+    pub fn for_data_dir(dir: &Path) -> Result<ApiClient, ClientError> {
+        let addr_path = dir.join(ADDR_FILE);
+        let text = match std::fs::read_to_string(&addr_path) {
+            Ok(t) => t,
+            Err(_) => return Err(ClientError::NoDaemon(dir.display().to_string())),
+        };
+        let addr: SocketAddr = text
+            .trim()
+            .parse()
+            .map_err(|_| ClientError::BadAddrFile(addr_path.display().to_string()))?;
+        Ok(ApiClient::new(addr, Token::load(dir)?))
+    }
+
+    pub fn new(addr: SocketAddr, token: Token) -> ApiClient {
+        ApiClient {
+            base: format!("http://{addr}"),
+            token,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// GET a JSON resource.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(self.token.as_str())
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_connect() {
+                    ClientError::NoDaemon(self.base.clone())
+                } else {
+                    ClientError::Http(e)
+                }
+            })?;
+        decode(resp).await
+    }
+}
+
+async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, ClientError> {
+    if resp.status().is_success() {
+        return Ok(resp.json().await?);
+    }
+    let status = resp.status();
+    match resp.json::<ApiError>().await {
+        Ok(e) => Err(ClientError::Api(e)),
+        Err(_) => Err(ClientError::Api(ApiError {
+            kind: ApiErrorKind::Internal,
+            message: format!("the daemon answered HTTP {status}"),
+        })),
+    }
+}

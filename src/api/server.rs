@@ -1,0 +1,146 @@
+//! The API server: axum routes behind a bearer-token check, on loopback.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio_util::sync::CancellationToken;
+
+use super::token::Token;
+use super::types::{ApiError, ApiErrorKind, Status};
+
+/// What the API knows of the node that does not change while it runs.
+#[derive(Debug)]
+pub struct NodeInfo {
+    pub node_id: String,
+    pub listen: Vec<SocketAddr>,
+    pub ticket: String,
+    pub data_dir: String,
+    pub started: Instant,
+}
+
+/// Shared state of the API's handlers: cheap to clone.
+#[derive(Clone)]
+pub struct ApiState {
+    token: Token,
+    node: Arc<NodeInfo>,
+}
+
+impl ApiState {
+    pub fn new(token: Token, node: NodeInfo) -> ApiState {
+        ApiState {
+            token,
+            node: Arc::new(node),
+        }
+    }
+}
+
+/// Why the API server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    #[error("the local API must bind a loopback address, not {0}")]
+    NotLoopback(SocketAddr),
+    #[error("cannot bind the local API on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Bind the API's listener, refusing any non-loopback address.
+pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServeError> {
+    if !addr.ip().is_loopback() {
+        return Err(ServeError::NotLoopback(addr));
+    }
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })
+}
+
+/// The routes, with the token check in front of all of them.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/v1/status", get(status))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .with_state(state)
+}
+
+/// Serve until `shutdown` is cancelled; in-flight requests finish first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
+
+/// An API error as an HTTP response with a JSON body.
+pub struct ErrorResponse(pub StatusCode, pub ApiError);
+
+impl ErrorResponse {
+    pub fn new(kind: ApiErrorKind, message: impl Into<String>) -> ErrorResponse {
+        let status = match kind {
+            ApiErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ApiErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+            ApiErrorKind::NoSpace => StatusCode::INSUFFICIENT_STORAGE,
+            ApiErrorKind::Integrity => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ErrorResponse(
+            status,
+            ApiError {
+                kind,
+                message: message.into(),
+            },
+        )
+    }
+}
+
+impl IntoResponse for ErrorResponse {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1)).into_response()
+    }
+}
+
+async fn require_token(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match presented {
+        Some(t) if state.token.matches(t.trim()) => next.run(req).await,
+        _ => ErrorResponse::new(
+            ApiErrorKind::Unauthorized,
+            "missing or wrong API token (see api.token in the data directory)",
+        )
+        .into_response(),
+    }
+}
+
+async fn not_found() -> ErrorResponse {
+    ErrorResponse::new(ApiErrorKind::NotFound, "no such API endpoint")
+}
+
+async fn status(State(state): State<ApiState>) -> Json<Status> {
+    let n = &state.node;
+    Json(Status {
+        node_id: n.node_id.clone(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        uptime_secs: n.started.elapsed().as_secs(),
+        listen: n.listen.iter().map(|a| a.to_string()).collect(),
+        ticket: n.ticket.clone(),
+        data_dir: n.data_dir.clone(),
+    })
+}

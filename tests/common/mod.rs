@@ -1,0 +1,127 @@
+//! Test harness: real `cairn` processes with their own data directories on
+//! 127.0.0.1, ports chosen by the OS, bounded waits with clear failures.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The `cairn` binary under test.
+pub fn cairn_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_cairn"))
+}
+
+/// Run `cairn --data-dir DIR ARGS…` to completion.
+pub fn cairn(dir: &Path, args: &[&str]) -> Output {
+    Command::new(cairn_bin())
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("CAIRN_HOME")
+        .output()
+        .expect("cannot run the cairn binary")
+}
+
+/// Run a `--json` command that must succeed, and parse its output.
+pub fn cairn_json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let mut full = vec!["--json"];
+    full.extend_from_slice(args);
+    let out = cairn(dir, &full);
+    assert!(
+        out.status.success(),
+        "cairn {args:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("cairn {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+    })
+}
+
+/// A running `cairn daemon`, killed when dropped.
+pub struct Daemon {
+    pub child: Child,
+    pub dir: PathBuf,
+    /// The daemon's ready line (JSON): node_id, listen, api.
+    pub ready: serde_json::Value,
+}
+
+impl Daemon {
+    /// Start `cairn --json daemon --listen 127.0.0.1:0 --api-listen 127.0.0.1:0`
+    /// and wait (bounded) for its ready line.
+    pub fn start(dir: &Path, extra: &[&str]) -> Daemon {
+        let mut child = Command::new(cairn_bin())
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["--json", "daemon", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"])
+            .args(extra)
+            .env_remove("CAIRN_HOME")
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot start cairn daemon");
+        let stdout = child.stdout.take().expect("daemon stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep draining so the daemon never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("cairn daemon in {} printed no ready line within 30 s", dir.display());
+            }
+        };
+        let ready: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("daemon ready line is not JSON ({e}): {line}"));
+        Daemon {
+            child,
+            dir: dir.to_owned(),
+            ready,
+        }
+    }
+
+    pub fn node_id(&self) -> String {
+        self.ready["node_id"].as_str().expect("node_id").to_owned()
+    }
+
+    /// The first transport address the daemon listens on.
+    pub fn addr(&self) -> String {
+        self.ready["listen"][0].as_str().expect("listen[0]").to_owned()
+    }
+
+    /// Send SIGTERM and wait (bounded) for a clean exit; returns its status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id() as i32;
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe { libc_kill(pid, 15) };
+        for _ in 0..300 {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        panic!("daemon did not exit within 15 s of SIGTERM");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
