@@ -45,6 +45,20 @@ pub fn code_of(err: &anyhow::Error) -> Code {
 fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
     use cairn::datadir::DataDirError;
     use cairn::keyfile::KeyFileError;
+    use cairn::api::client::ClientError;
+    use cairn::api::types::ApiErrorKind;
+    if let Some(e) = cause.downcast_ref::<ClientError>() {
+        return Some(match e.api_kind() {
+            Some(ApiErrorKind::NotFound) => Code::NotFound,
+            Some(ApiErrorKind::InvalidInput) => Code::InvalidInput,
+            Some(ApiErrorKind::NoSpace) => Code::NoSpace,
+            Some(ApiErrorKind::Integrity) => Code::Integrity,
+            _ => Code::Daemon,
+        });
+    }
+    if let Some(cairn::node::NodeError::Locked(_)) = cause.downcast_ref::<cairn::node::NodeError>() {
+        return Some(Code::Daemon);
+    }
     if cause.downcast_ref::<cairn::ticket::TicketError>().is_some() {
         return Some(Code::InvalidInput);
     }

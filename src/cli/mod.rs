@@ -2,9 +2,11 @@
 //! one command, map its error to an exit code. `anyhow` lives here, at the
 //! binary's edge, and nowhere in the library.
 
+mod daemon;
 mod exit;
 mod id;
 mod output;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +42,10 @@ pub enum Command {
     Init,
     /// Print this node's id and a ticket others can join with.
     Id,
+    /// Run the node headless until Ctrl-C or SIGTERM.
+    Daemon(daemon::DaemonArgs),
+    /// Show the running daemon's status (through its local API).
+    Status,
 }
 
 /// Run the parsed command line; the return value is the process's exit code.
@@ -64,6 +70,9 @@ fn dispatch(cli: Cli, out: Output) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Init) => id::init(&dd, out),
         Some(Command::Id) => id::id(&dd, out),
-        None => id::id(&dd, out),
+        Some(Command::Daemon(args)) => daemon::daemon(&dd, args, out),
+        Some(Command::Status) => status::status(&dd, out),
+        // With no command, run the node (the dashboard will open here once it exists).
+        None => daemon::daemon(&dd, daemon::DaemonArgs::default(), out),
     }
 }

@@ -24,6 +24,18 @@ impl Output {
         }
     }
 
+    /// Like `print`, but JSON on one line (for streams of events and ready lines).
+    pub fn print_line<T: Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) {
+        if self.json {
+            match serde_json::to_string(value) {
+                Ok(s) => println!("{s}"),
+                Err(e) => eprintln!("error: cannot encode result as JSON: {e}"),
+            }
+        } else {
+            println!("{}", human(value).trim_end_matches('\n'));
+        }
+    }
+
     /// Report a failure: on stderr, and as a JSON object on stdout with `--json`.
     pub fn error(&self, err: &anyhow::Error, code: u8) {
         if self.json {

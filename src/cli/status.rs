@@ -1,0 +1,27 @@
+//! `cairn status`: ask the running daemon who and where it is.
+
+use anyhow::Result;
+
+use cairn::api::client::ApiClient;
+use cairn::api::types::Status;
+use cairn::datadir::DataDir;
+
+use super::Output;
+
+pub fn status(dd: &DataDir, out: Output) -> Result<()> {
+    let client = ApiClient::for_data_dir(dd.root())?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let status: Status = runtime.block_on(client.get("/v1/status"))?;
+    out.print(&status, |s| {
+        format!(
+            "node id   {}\nversion   {}\nuptime    {} s\nlisten    {}\nticket    {}\ndata dir  {}",
+            s.node_id,
+            s.version,
+            s.uptime_secs,
+            s.listen.join(", "),
+            s.ticket,
+            s.data_dir
+        )
+    });
+    Ok(())
+}
