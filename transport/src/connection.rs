@@ -145,6 +145,28 @@ impl Connection {
         }
     }
 
+    /// Runs the dialler's handshake and connection over any byte pipe (an
+    /// in-memory duplex in tests), without endpoint limits.
+    pub async fn dial_over<T>(mut io: T, identity: &crate::Identity, expected: NodeId, config: TransportConfig, addr: SocketAddr) -> Result<Connection, ConnectionError>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let config = config.normalized();
+        let hs = tokio::time::timeout(config.handshake_timeout(), crate::handshake::initiate(&mut io, identity, expected)).await.map_err(|_| ConnectionError::Timeout)??;
+        establish(io, hs, Role::Dialler, addr, config, Box::new(|_| {})).await
+    }
+
+    /// Runs the listener's handshake and connection over any byte pipe,
+    /// without endpoint limits.
+    pub async fn accept_over<T>(mut io: T, identity: &crate::Identity, config: TransportConfig, addr: SocketAddr) -> Result<Connection, ConnectionError>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let config = config.normalized();
+        let hs = tokio::time::timeout(config.handshake_timeout(), crate::handshake::respond(&mut io, identity)).await.map_err(|_| ConnectionError::Timeout)??;
+        establish(io, hs, Role::Listener, addr, config, Box::new(|_| {})).await
+    }
+
     /// Closes the connection (yamux GoAway, then TCP close).
     pub fn close(&self) {
         self.inner.ctx.cancel.cancel();
@@ -301,7 +323,7 @@ async fn run_control<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut state: Co
                     rlen += n;
                     let mut start = 0;
                     loop {
-                        let Some(p) = rbuf.get(start..start + 2) else { break };
+                        let Some(p) = rbuf[..rlen].get(start..start + 2) else { break };
                         let len = usize::from(u16::from_be_bytes([p[0], p[1]]));
                         if len > MAX_CONTROL_FRAME {
                             return Err(ConnectionError::Control(control::ControlError::TooLong));

@@ -134,6 +134,15 @@ impl Stream {
         (self.send_key.epoch(), self.send_key.kind())
     }
 
+    /// Test hook: writes raw bytes to the yamux stream, bypassing the
+    /// stream cipher, to play a peer that breaks the frame format.
+    #[cfg(any(test, feature = "test-util"))]
+    pub async fn write_raw_for_test(&mut self, bytes: &[u8]) -> io::Result<()> {
+        use futures::io::AsyncWriteExt as _;
+        self.io.write_all(bytes).await?;
+        self.io.flush().await
+    }
+
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.wpos < self.wlen {
             let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.wbuf[self.wpos..self.wlen]))?;
