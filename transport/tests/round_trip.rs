@@ -56,8 +56,15 @@ async fn both_ciphers_round_trip() {
         let cfg = TransportConfig { default_cipher: cipher, ..fast_config() };
         let (a, b) = duplex_pair(cfg).await;
         echo_round_trip(&a, &b, 200_000).await;
-        let s = &a.stats().streams;
-        assert!(s.is_empty() || s.iter().all(|s| s.send_cipher == Some(cipher)));
+        let mut s = a.open_stream("blocks/1").await.unwrap();
+        s.write_all(b"x").await.unwrap();
+        s.flush().await.unwrap();
+        let (_, mut r) = b.accept_stream().await.unwrap();
+        let mut one = [0u8; 1];
+        r.read_exact(&mut one).await.unwrap();
+        assert_eq!(s.stats().send_cipher, Some(cipher));
+        assert_eq!(r.stats().recv_cipher, Some(cipher));
+        assert_eq!(a.stats().streams.len(), 1);
     }
 }
 
@@ -82,7 +89,7 @@ async fn tcp_round_trip_between_endpoints() {
 async fn a_thousand_concurrent_streams_each_arrive_byte_for_byte() {
     let (a, b) = duplex_pair(fast_config()).await;
     const N: usize = 1000;
-    const LEN: usize = 20_000;
+    const LEN: usize = 8_000;
     let server = tokio::spawn(async move {
         let mut tasks = Vec::new();
         for _ in 0..N {
