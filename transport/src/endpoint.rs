@@ -138,7 +138,8 @@ fn handshake_is_violation(e: &HandshakeError) -> Option<&'static str> {
     match e {
         HandshakeError::Noise(_) => Some("noise handshake failed"),
         HandshakeError::Payload(_) => Some("bad identity payload"),
-        HandshakeError::EmptyFrame => Some("empty handshake frame"),
+        HandshakeError::FrameLength(_) => Some("bad handshake frame length"),
+        HandshakeError::Message1Payload => Some("payload in handshake message 1"),
         HandshakeError::NoRemoteStatic => Some("no static key"),
         _ => None,
     }

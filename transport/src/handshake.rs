@@ -13,6 +13,10 @@ use crate::payload::{self, PayloadError};
 
 /// The Noise protocol name.
 pub const NOISE_PARAMS: &str = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
+/// Longest handshake message accepted. Message 3 is 48 bytes of
+/// encrypted static key plus the payload (96 bytes + extensions) and its tag.
+pub const MAX_HANDSHAKE_MESSAGE: usize = 2048;
+
 /// The Noise prologue.
 pub const PROLOGUE: &[u8] = b"cairn/1";
 
@@ -29,9 +33,12 @@ pub enum HandshakeError {
     /// The identity payload was malformed or its signature bad.
     #[error("identity payload: {0}")]
     Payload(#[from] PayloadError),
-    /// A zero-length frame.
-    #[error("empty handshake frame")]
-    EmptyFrame,
+    /// A zero-length frame, or one longer than [`MAX_HANDSHAKE_MESSAGE`].
+    #[error("handshake frame of {0} bytes")]
+    FrameLength(usize),
+    /// Message 1 carried a payload; it must be empty.
+    #[error("message 1 payload must be empty")]
+    Message1Payload,
     /// The peer proved an identity other than the one dialled.
     #[error("dialled {expected} but the peer is {actual}")]
     WrongNodeId {
@@ -79,8 +86,8 @@ async fn read_msg<T: AsyncRead + Unpin>(io: &mut T, hs: &mut snow::HandshakeStat
     let mut p = [0u8; 2];
     io.read_exact(&mut p).await?;
     let len = usize::from(u16::from_be_bytes(p));
-    if len == 0 {
-        return Err(HandshakeError::EmptyFrame);
+    if len == 0 || len > MAX_HANDSHAKE_MESSAGE {
+        return Err(HandshakeError::FrameLength(len));
     }
     io.read_exact(&mut buf[..len]).await?;
     Ok(hs.read_message(&buf[..len], out)?)
@@ -134,7 +141,7 @@ pub async fn respond<T: AsyncRead + AsyncWrite + Unpin>(io: &mut T, identity: &I
     let mut out = vec![0u8; MAX_NOISE_MESSAGE];
     let n = read_msg(io, &mut hs, &mut buf, &mut out).await?;
     if n != 0 {
-        tracing::debug!(len = n, "ignoring non-empty payload in handshake message 1");
+        return Err(HandshakeError::Message1Payload);
     }
     write_msg(io, &mut hs, &payload::encode(identity), &mut buf).await?;
     let n = read_msg(io, &mut hs, &mut buf, &mut out).await?;
