@@ -91,7 +91,8 @@ impl TransportConfig {
         let mut c = self.clone();
         c.max_frame_size = c.max_frame_size.clamp(1024, MAX_FRAME_SIZE_CEILING);
         c.max_streams_per_connection = c.max_streams_per_connection.clamp(1, 65_536);
-        let min_window = (u64::from(c.max_streams_per_connection) + STREAM_SLACK as u64) * 256 * 1024;
+        let min_window =
+            (u64::from(c.max_streams_per_connection) + STREAM_SLACK as u64) * 256 * 1024;
         c.yamux_max_connection_window = c.yamux_max_connection_window.max(min_window);
         c.handshake_timeout_ms = c.handshake_timeout_ms.max(1);
         c.idle_timeout_ms = c.idle_timeout_ms.max(1);
@@ -125,13 +126,21 @@ mod tests {
     fn partial_table_fills_in_defaults() {
         let c: TransportConfig = serde_json::from_str(r#"{"max_frame_size": 4096}"#).unwrap();
         assert_eq!(c.max_frame_size, 4096);
-        assert_eq!(c.idle_timeout_ms, TransportConfig::default().idle_timeout_ms);
+        assert_eq!(
+            c.idle_timeout_ms,
+            TransportConfig::default().idle_timeout_ms
+        );
     }
 
     #[test]
     fn normalized_raises_window_to_cover_all_streams() {
-        let c = TransportConfig { yamux_max_connection_window: 1, ..Default::default() };
+        let c = TransportConfig {
+            yamux_max_connection_window: 1,
+            ..Default::default()
+        };
         let n = c.normalized();
-        assert!(n.yamux_max_connection_window >= u64::from(n.max_streams_per_connection) * 256 * 1024);
+        assert!(
+            n.yamux_max_connection_window >= u64::from(n.max_streams_per_connection) * 256 * 1024
+        );
     }
 }

@@ -76,7 +76,10 @@ pub struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").field("remote", &self.inner.remote).field("addr", &self.inner.addr).finish_non_exhaustive()
+        f.debug_struct("Connection")
+            .field("remote", &self.inner.remote)
+            .field("addr", &self.inner.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -100,12 +103,26 @@ impl Connection {
 
     /// Opens a data stream for `protocol` (e.g. `dht/1`).
     pub async fn open_stream(&self, protocol: &str) -> Result<Stream, StreamError> {
-        let header = stream_cipher::encode_header(protocol).map_err(|_| StreamError::BadProtocol)?;
+        let header =
+            stream_cipher::encode_header(protocol).map_err(|_| StreamError::BadProtocol)?;
         let (tx, rx) = oneshot::channel();
-        self.inner.open_tx.send(tx).await.map_err(|_| StreamError::ConnectionClosed)?;
-        let ys = rx.await.map_err(|_| StreamError::ConnectionClosed)?.map_err(|e| StreamError::Yamux(e.to_string()))?;
-        let keys = self.inner.ctx.registry.claim(ys.id().val()).map_err(|_| StreamError::TooManyStreams)?;
-        let mut s = Stream::new(ys, keys, self.inner.ctx.clone(), protocol.to_owned(), false).await?;
+        self.inner
+            .open_tx
+            .send(tx)
+            .await
+            .map_err(|_| StreamError::ConnectionClosed)?;
+        let ys = rx
+            .await
+            .map_err(|_| StreamError::ConnectionClosed)?
+            .map_err(|e| StreamError::Yamux(e.to_string()))?;
+        let keys = self
+            .inner
+            .ctx
+            .registry
+            .claim(ys.id().val())
+            .map_err(|_| StreamError::TooManyStreams)?;
+        let mut s =
+            Stream::new(ys, keys, self.inner.ctx.clone(), protocol.to_owned(), false).await?;
         futures::io::AsyncWriteExt::write_all(&mut s.io, &header).await?;
         Ok(s)
     }
@@ -127,7 +144,12 @@ impl Connection {
             .ctx
             .stats
             .lock()
-            .map(|v| v.iter().filter_map(Weak::upgrade).map(|s| s.snapshot()).collect())
+            .map(|v| {
+                v.iter()
+                    .filter_map(Weak::upgrade)
+                    .map(|s| s.snapshot())
+                    .collect()
+            })
             .unwrap_or_default();
         let rtt = sh.rtt_us.load(Ordering::Relaxed);
         ConnectionStats {
@@ -147,23 +169,44 @@ impl Connection {
 
     /// Runs the dialler's handshake and connection over any byte pipe (an
     /// in-memory duplex in tests), without endpoint limits.
-    pub async fn dial_over<T>(mut io: T, identity: &crate::Identity, expected: NodeId, config: TransportConfig, addr: SocketAddr) -> Result<Connection, ConnectionError>
+    pub async fn dial_over<T>(
+        mut io: T,
+        identity: &crate::Identity,
+        expected: NodeId,
+        config: TransportConfig,
+        addr: SocketAddr,
+    ) -> Result<Connection, ConnectionError>
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let config = config.normalized();
-        let hs = tokio::time::timeout(config.handshake_timeout(), crate::handshake::initiate(&mut io, identity, expected)).await.map_err(|_| ConnectionError::Timeout)??;
+        let hs = tokio::time::timeout(
+            config.handshake_timeout(),
+            crate::handshake::initiate(&mut io, identity, expected),
+        )
+        .await
+        .map_err(|_| ConnectionError::Timeout)??;
         establish(io, hs, Role::Dialler, addr, config, Box::new(|_| {})).await
     }
 
     /// Runs the listener's handshake and connection over any byte pipe,
     /// without endpoint limits.
-    pub async fn accept_over<T>(mut io: T, identity: &crate::Identity, config: TransportConfig, addr: SocketAddr) -> Result<Connection, ConnectionError>
+    pub async fn accept_over<T>(
+        mut io: T,
+        identity: &crate::Identity,
+        config: TransportConfig,
+        addr: SocketAddr,
+    ) -> Result<Connection, ConnectionError>
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let config = config.normalized();
-        let hs = tokio::time::timeout(config.handshake_timeout(), crate::handshake::respond(&mut io, identity)).await.map_err(|_| ConnectionError::Timeout)??;
+        let hs = tokio::time::timeout(
+            config.handshake_timeout(),
+            crate::handshake::respond(&mut io, identity),
+        )
+        .await
+        .map_err(|_| ConnectionError::Timeout)??;
         establish(io, hs, Role::Listener, addr, config, Box::new(|_| {})).await
     }
 
@@ -176,7 +219,9 @@ impl Connection {
 fn yamux_config(c: &TransportConfig) -> yamux::Config {
     let mut y = yamux::Config::default();
     let max = c.max_streams_per_connection as usize + STREAM_SLACK as usize;
-    let window = usize::try_from(c.yamux_max_connection_window).unwrap_or(usize::MAX).max(max * 256 * 1024);
+    let window = usize::try_from(c.yamux_max_connection_window)
+        .unwrap_or(usize::MAX)
+        .max(max * 256 * 1024);
     y.set_max_connection_receive_window(Some(window));
     y.set_max_num_streams(max);
     y.set_split_send_size(frame_split(c));
@@ -192,13 +237,24 @@ fn frame_split(c: &TransportConfig) -> usize {
 pub(crate) type OnClose = Box<dyn FnOnce(Option<&'static str>) + Send>;
 
 /// Runs yamux and the control stream over a finished handshake.
-pub(crate) async fn establish<T>(io: T, hs: Handshaked, role: Role, addr: SocketAddr, config: TransportConfig, on_close: OnClose) -> Result<Connection, ConnectionError>
+pub(crate) async fn establish<T>(
+    io: T,
+    hs: Handshaked,
+    role: Role,
+    addr: SocketAddr,
+    config: TransportConfig,
+    on_close: OnClose,
+) -> Result<Connection, ConnectionError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let shared = Arc::new(ConnShared::new(now()));
     let socket = NoiseSocket::new(io, hs.transport, shared.clone());
-    let mode = if role == Role::Dialler { yamux::Mode::Client } else { yamux::Mode::Server };
+    let mode = if role == Role::Dialler {
+        yamux::Mode::Client
+    } else {
+        yamux::Mode::Server
+    };
     let yconn = yamux::Connection::new(socket, yamux_config(&config), mode);
     let cancel = CancellationToken::new();
     let max = config.max_streams_per_connection;
@@ -229,8 +285,13 @@ where
         let control_stream = match role {
             Role::Dialler => {
                 let (tx, rx) = oneshot::channel();
-                open_tx.send(tx).await.map_err(|_| ConnectionError::Closed)?;
-                rx.await.map_err(|_| ConnectionError::Closed)?.map_err(|e| ConnectionError::Yamux(e.to_string()))?
+                open_tx
+                    .send(tx)
+                    .await
+                    .map_err(|_| ConnectionError::Closed)?;
+                rx.await
+                    .map_err(|_| ConnectionError::Closed)?
+                    .map_err(|e| ConnectionError::Yamux(e.to_string()))?
             }
             Role::Listener => tokio::select! {
                 s = control_stream_rx => s.map_err(|_| ConnectionError::Closed)?,
@@ -268,7 +329,14 @@ where
         return Err(e);
     }
     Ok(Connection {
-        inner: Arc::new(Inner { remote: hs.remote, addr, outbound: role == Role::Dialler, ctx, open_tx, incoming: tokio::sync::Mutex::new(incoming_rx) }),
+        inner: Arc::new(Inner {
+            remote: hs.remote,
+            addr,
+            outbound: role == Role::Dialler,
+            ctx,
+            open_tx,
+            incoming: tokio::sync::Mutex::new(incoming_rx),
+        }),
     })
 }
 
@@ -286,7 +354,8 @@ fn control_violation(e: &control::ControlError) -> &'static str {
 }
 
 async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, body: &[u8]) -> Result<(), ConnectionError> {
-    let len = u16::try_from(body.len()).map_err(|_| ConnectionError::Control(control::ControlError::TooLong))?;
+    let len = u16::try_from(body.len())
+        .map_err(|_| ConnectionError::Control(control::ControlError::TooLong))?;
     let mut f = Vec::with_capacity(2 + body.len());
     f.extend_from_slice(&len.to_be_bytes());
     f.extend_from_slice(body);
@@ -295,7 +364,10 @@ async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, body: &[u8]) -> Result<()
     Ok(())
 }
 
-async fn read_frame<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> Result<usize, ConnectionError> {
+async fn read_frame<R: AsyncRead + Unpin>(
+    r: &mut R,
+    buf: &mut [u8],
+) -> Result<usize, ConnectionError> {
     let mut p = [0u8; 2];
     r.read_exact(&mut p).await?;
     let len = usize::from(u16::from_be_bytes(p));
@@ -306,7 +378,12 @@ async fn read_frame<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> Result<u
     Ok(len)
 }
 
-async fn run_control<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut state: ControlState, ctx: Arc<StreamCtx>, mut rx: mpsc::Receiver<ControlMsg>) {
+async fn run_control<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    mut state: ControlState,
+    ctx: Arc<StreamCtx>,
+    mut rx: mpsc::Receiver<ControlMsg>,
+) {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut rbuf = vec![0u8; 2 * (MAX_CONTROL_FRAME + 2)];
     let mut rlen = 0usize;
@@ -322,8 +399,7 @@ async fn run_control<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut state: Co
                     }
                     rlen += n;
                     let mut start = 0;
-                    loop {
-                        let Some(p) = rbuf[..rlen].get(start..start + 2) else { break };
+                    while let Some(p) = rbuf[..rlen].get(start..start + 2) {
                         let len = usize::from(u16::from_be_bytes([p[0], p[1]]));
                         if len > MAX_CONTROL_FRAME {
                             return Err(ConnectionError::Control(control::ControlError::TooLong));
@@ -366,13 +442,31 @@ async fn run_control<S: AsyncRead + AsyncWrite + Unpin>(stream: S, mut state: Co
     ctx.registry.close_all();
 }
 
-async fn handle_outputs<W: AsyncWrite + Unpin>(outputs: Vec<Output>, ctx: &StreamCtx, wr: &mut W) -> Result<(), ConnectionError> {
+async fn handle_outputs<W: AsyncWrite + Unpin>(
+    outputs: Vec<Output>,
+    ctx: &StreamCtx,
+    wr: &mut W,
+) -> Result<(), ConnectionError> {
     for o in outputs {
         match o {
             Output::Send(b) => write_frame(wr, &b).await?,
-            Output::StreamKey { stream_id, epoch, cipher, key } => ctx.registry.install(stream_id, epoch, cipher, &key).map_err(ConnectionError::Violation)?,
-            Output::KeyAck { stream_id, epoch } => ctx.registry.ack(stream_id, epoch).map_err(ConnectionError::Violation)?,
-            Output::Rtt(d) => ctx.shared.rtt_us.store(u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1), Ordering::Relaxed),
+            Output::StreamKey {
+                stream_id,
+                epoch,
+                cipher,
+                key,
+            } => ctx
+                .registry
+                .install(stream_id, epoch, cipher, &key)
+                .map_err(ConnectionError::Violation)?,
+            Output::KeyAck { stream_id, epoch } => ctx
+                .registry
+                .ack(stream_id, epoch)
+                .map_err(ConnectionError::Violation)?,
+            Output::Rtt(d) => ctx.shared.rtt_us.store(
+                u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1),
+                Ordering::Relaxed,
+            ),
             Output::Ratcheted => {
                 ctx.shared.control_ratchets.fetch_add(1, Ordering::Relaxed);
             }
@@ -445,10 +539,12 @@ impl<T: futures::io::AsyncRead + futures::io::AsyncWrite + Unpin + Send + 'stati
             let header = tokio::time::timeout(timeout, async {
                 let mut start = [0u8; 2];
                 s.read_exact(&mut start).await?;
-                let len = stream_cipher::parse_header_start(start).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))?;
+                let len = stream_cipher::parse_header_start(start)
+                    .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))?;
                 let mut name = [0u8; stream_cipher::MAX_PROTOCOL_LEN];
                 s.read_exact(&mut name[..len]).await?;
-                stream_cipher::parse_protocol(&name[..len]).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))
+                stream_cipher::parse_protocol(&name[..len])
+                    .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))
             })
             .await;
             let protocol = match header {
@@ -473,7 +569,9 @@ impl<T: futures::io::AsyncRead + futures::io::AsyncWrite + Unpin + Send + 'stati
                 Ok(st) => st,
                 Err(_) => return,
             };
-            if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send((stream.protocol().to_owned(), stream)) {
+            if let Err(mpsc::error::TrySendError::Full(_)) =
+                tx.try_send((stream.protocol().to_owned(), stream))
+            {
                 tracing::debug!("stream accept queue full; resetting stream");
             }
         });
@@ -503,10 +601,16 @@ impl<T: futures::io::AsyncRead + futures::io::AsyncWrite + Unpin + Send + 'stati
         cancel.cancel();
         self.ctx.registry.close_all();
         // Best-effort GoAway; a peer that stopped reading cannot hold us.
-        let _ = tokio::time::timeout(Duration::from_secs(1), std::future::poll_fn(|cx| self.conn.poll_close(cx))).await;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            std::future::poll_fn(|cx| self.conn.poll_close(cx)),
+        )
+        .await;
         let violation = shared.violation();
         match (violation, reason) {
-            (Some(v), _) => tracing::warn!(peer = %remote, reason = v, "disconnected peer that broke a rule"),
+            (Some(v), _) => {
+                tracing::warn!(peer = %remote, reason = v, "disconnected peer that broke a rule")
+            }
             (None, Some(r)) => tracing::debug!(peer = %remote, reason = %r, "connection closed"),
             (None, None) => tracing::debug!(peer = %remote, "connection closed"),
         }

@@ -87,7 +87,12 @@ impl std::fmt::Debug for ControlMsg {
         match self {
             ControlMsg::Ratchet { .. } => f.write_str("Ratchet"),
             ControlMsg::RatchetAck { .. } => f.write_str("RatchetAck"),
-            ControlMsg::StreamKey { stream_id, epoch, cipher, .. } => write!(f, "StreamKey({stream_id}, {epoch}, {cipher:?})"),
+            ControlMsg::StreamKey {
+                stream_id,
+                epoch,
+                cipher,
+                ..
+            } => write!(f, "StreamKey({stream_id}, {epoch}, {cipher:?})"),
             ControlMsg::KeyAck { stream_id, epoch } => write!(f, "KeyAck({stream_id}, {epoch})"),
             ControlMsg::Ping { nonce } => write!(f, "Ping({nonce})"),
             ControlMsg::Pong { nonce } => write!(f, "Pong({nonce})"),
@@ -137,7 +142,12 @@ pub fn encode_message(msg: &ControlMsg) -> Vec<u8> {
             v.push(T_RATCHET_ACK);
             v.extend_from_slice(public);
         }
-        ControlMsg::StreamKey { stream_id, epoch, cipher, key } => {
+        ControlMsg::StreamKey {
+            stream_id,
+            epoch,
+            cipher,
+            key,
+        } => {
             v.push(T_STREAM_KEY);
             v.extend_from_slice(&stream_id.to_be_bytes());
             v.extend_from_slice(&epoch.to_be_bytes());
@@ -185,10 +195,17 @@ pub fn decode_message(b: &[u8]) -> Result<ControlMsg, ControlError> {
         }
         T_KEY_ACK => {
             let r: [u8; 8] = arr(rest)?;
-            Ok(ControlMsg::KeyAck { stream_id: u32::from_be_bytes(arr(&r[..4])?), epoch: u32::from_be_bytes(arr(&r[4..])?) })
+            Ok(ControlMsg::KeyAck {
+                stream_id: u32::from_be_bytes(arr(&r[..4])?),
+                epoch: u32::from_be_bytes(arr(&r[4..])?),
+            })
         }
-        T_PING => Ok(ControlMsg::Ping { nonce: u64::from_be_bytes(arr(rest)?) }),
-        T_PONG => Ok(ControlMsg::Pong { nonce: u64::from_be_bytes(arr(rest)?) }),
+        T_PING => Ok(ControlMsg::Ping {
+            nonce: u64::from_be_bytes(arr(rest)?),
+        }),
+        T_PONG => Ok(ControlMsg::Pong {
+            nonce: u64::from_be_bytes(arr(rest)?),
+        }),
         other => Err(ControlError::UnknownType(other)),
     }
 }
@@ -257,7 +274,11 @@ struct DirKey {
 impl DirKey {
     fn new(root: &[u8; 32], epoch: u32, label: &str) -> DirKey {
         let k = Zeroizing::new(blake3::derive_key(label, root));
-        DirKey { epoch, aead: ChaCha20Poly1305::new((&*k).into()), counter: 0 }
+        DirKey {
+            epoch,
+            aead: ChaCha20Poly1305::new((&*k).into()),
+            counter: 0,
+        }
     }
     fn nonce(&self) -> [u8; 12] {
         let mut n = [0u8; 12];
@@ -291,7 +312,10 @@ pub struct ControlState {
 
 impl std::fmt::Debug for ControlState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ControlState").field("role", &self.role).field("epoch", &self.epoch).finish_non_exhaustive()
+        f.debug_struct("ControlState")
+            .field("role", &self.role)
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
     }
 }
 
@@ -311,7 +335,15 @@ fn labels(role: Role) -> (&'static str, &'static str) {
 
 impl ControlState {
     /// Builds the state once both `Hello`s are known.
-    pub fn new(role: Role, handshake_hash: &[u8; 32], own: StaticSecret, peer_hello: &[u8; 32], ratchet_interval: Duration, ping_interval: Duration, now: Instant) -> ControlState {
+    pub fn new(
+        role: Role,
+        handshake_hash: &[u8; 32],
+        own: StaticSecret,
+        peer_hello: &[u8; 32],
+        ratchet_interval: Duration,
+        ping_interval: Duration,
+        now: Instant,
+    ) -> ControlState {
         let dh = Zeroizing::new(own.diffie_hellman(&PublicKey::from(*peer_hello)).to_bytes());
         let mut material = Zeroizing::new([0u8; 64]);
         material[..32].copy_from_slice(handshake_hash);
@@ -348,7 +380,11 @@ impl ControlState {
         let mut body = Zeroizing::new(encode_message(msg));
         let ad = self.send.epoch.to_be_bytes();
         let n = self.send.nonce();
-        let tag = self.send.aead.encrypt_in_place_detached((&n).into(), &ad, &mut body[..]).map_err(|_| ControlError::Auth)?;
+        let tag = self
+            .send
+            .aead
+            .encrypt_in_place_detached((&n).into(), &ad, &mut body[..])
+            .map_err(|_| ControlError::Auth)?;
         self.send.counter += 1;
         let mut out = Vec::with_capacity(4 + body.len() + 16);
         out.extend_from_slice(&ad);
@@ -377,8 +413,15 @@ impl ControlState {
         let mut body = Zeroizing::new(frame[4..frame.len() - 16].to_vec());
         let tag = &frame[frame.len() - 16..];
         let n = self.recv.nonce();
-        self.recv.aead.decrypt_in_place_detached((&n).into(), &frame[..4], &mut body[..], tag.into()).map_err(|_| ControlError::Auth)?;
-        self.recv.counter = self.recv.counter.checked_add(1).ok_or(ControlError::NonceExhausted)?;
+        self.recv
+            .aead
+            .decrypt_in_place_detached((&n).into(), &frame[..4], &mut body[..], tag.into())
+            .map_err(|_| ControlError::Auth)?;
+        self.recv.counter = self
+            .recv
+            .counter
+            .checked_add(1)
+            .ok_or(ControlError::NonceExhausted)?;
         decode_message(&body)
     }
 
@@ -399,13 +442,17 @@ impl ControlState {
                 if self.role != Role::Listener {
                     return Err(ControlError::WrongRole);
                 }
-                if self.recv_next.is_some() || now.saturating_duration_since(self.last_ratchet) < MIN_RATCHET_INTERVAL {
+                if self.recv_next.is_some()
+                    || now.saturating_duration_since(self.last_ratchet) < MIN_RATCHET_INTERVAL
+                {
                     return Err(ControlError::RatchetOutOfTurn);
                 }
                 let (secret, own_pub) = hello_secret();
                 let dh = Zeroizing::new(secret.diffie_hellman(&PublicKey::from(public)).to_bytes());
                 // The ack goes out under the old key; then both our keys move on.
-                out.push(Output::Send(self.seal(&ControlMsg::RatchetAck { public: own_pub })?));
+                out.push(Output::Send(
+                    self.seal(&ControlMsg::RatchetAck { public: own_pub })?,
+                ));
                 self.step_root(&dh);
                 let (s, r) = labels(self.role);
                 self.send = DirKey::new(&self.root, self.epoch, s);
@@ -429,9 +476,23 @@ impl ControlState {
                 // A ping under the new key lets the listener erase its old one.
                 out.push(Output::Send(self.ping(now)?));
             }
-            ControlMsg::StreamKey { stream_id, epoch, cipher, key } => out.push(Output::StreamKey { stream_id, epoch, cipher, key }),
-            ControlMsg::KeyAck { stream_id, epoch } => out.push(Output::KeyAck { stream_id, epoch }),
-            ControlMsg::Ping { nonce } => out.push(Output::Send(self.seal(&ControlMsg::Pong { nonce })?)),
+            ControlMsg::StreamKey {
+                stream_id,
+                epoch,
+                cipher,
+                key,
+            } => out.push(Output::StreamKey {
+                stream_id,
+                epoch,
+                cipher,
+                key,
+            }),
+            ControlMsg::KeyAck { stream_id, epoch } => {
+                out.push(Output::KeyAck { stream_id, epoch })
+            }
+            ControlMsg::Ping { nonce } => {
+                out.push(Output::Send(self.seal(&ControlMsg::Pong { nonce })?))
+            }
             ControlMsg::Pong { nonce } => {
                 if let Some((n, sent)) = self.ping_out
                     && n == nonce
@@ -448,7 +509,9 @@ impl ControlState {
         self.ping_nonce = self.ping_nonce.wrapping_add(1);
         self.ping_out = Some((self.ping_nonce, now));
         self.next_ping = now + self.ping_interval;
-        self.seal(&ControlMsg::Ping { nonce: self.ping_nonce })
+        self.seal(&ControlMsg::Ping {
+            nonce: self.ping_nonce,
+        })
     }
 
     /// Runs timers: pings, and (dialler) ratchet proposals.
@@ -457,7 +520,10 @@ impl ControlState {
         if now >= self.next_ping {
             out.push(Output::Send(self.ping(now)?));
         }
-        if self.role == Role::Dialler && self.pending.is_none() && now.saturating_duration_since(self.last_ratchet) >= self.ratchet_interval {
+        if self.role == Role::Dialler
+            && self.pending.is_none()
+            && now.saturating_duration_since(self.last_ratchet) >= self.ratchet_interval
+        {
             let (secret, public) = hello_secret();
             self.pending = Some(secret);
             out.push(Output::Send(self.seal(&ControlMsg::Ratchet { public })?));
@@ -467,7 +533,11 @@ impl ControlState {
 
     /// When `poll` next has something to do.
     pub fn next_deadline(&self) -> Instant {
-        let ratchet = if self.role == Role::Dialler && self.pending.is_none() { self.last_ratchet + self.ratchet_interval } else { self.next_ping };
+        let ratchet = if self.role == Role::Dialler && self.pending.is_none() {
+            self.last_ratchet + self.ratchet_interval
+        } else {
+            self.next_ping
+        };
         self.next_ping.min(ratchet)
     }
 
@@ -488,7 +558,10 @@ mod tests {
         let (ls, lp) = hello_secret();
         let i = Duration::from_secs(60);
         let p = Duration::from_secs(15);
-        (ControlState::new(Role::Dialler, &hh, ds, &lp, i, p, now), ControlState::new(Role::Listener, &hh, ls, &dp, i, p, now))
+        (
+            ControlState::new(Role::Dialler, &hh, ds, &lp, i, p, now),
+            ControlState::new(Role::Listener, &hh, ls, &dp, i, p, now),
+        )
     }
 
     fn deliver(from: Vec<Output>, to: &mut ControlState, now: Instant) -> Vec<Output> {
@@ -506,8 +579,16 @@ mod tests {
         let msgs = [
             ControlMsg::Ratchet { public: [1; 32] },
             ControlMsg::RatchetAck { public: [2; 32] },
-            ControlMsg::StreamKey { stream_id: 3, epoch: 9, cipher: CipherKind::Aes256Gcm, key: Zeroizing::new([4; 32]) },
-            ControlMsg::KeyAck { stream_id: 5, epoch: 6 },
+            ControlMsg::StreamKey {
+                stream_id: 3,
+                epoch: 9,
+                cipher: CipherKind::Aes256Gcm,
+                key: Zeroizing::new([4; 32]),
+            },
+            ControlMsg::KeyAck {
+                stream_id: 5,
+                epoch: 6,
+            },
             ControlMsg::Ping { nonce: 7 },
             ControlMsg::Pong { nonce: 8 },
         ];
@@ -522,11 +603,34 @@ mod tests {
     fn keys_cross_in_both_directions() {
         let t = Instant::now();
         let (mut d, mut l) = pair(t);
-        let key = ControlMsg::StreamKey { stream_id: 3, epoch: 0, cipher: CipherKind::ChaCha20Poly1305, key: Zeroizing::new([9; 32]) };
+        let key = ControlMsg::StreamKey {
+            stream_id: 3,
+            epoch: 0,
+            cipher: CipherKind::ChaCha20Poly1305,
+            key: Zeroizing::new([9; 32]),
+        };
         let f = d.seal(&key).unwrap();
-        assert!(matches!(l.on_frame(&f, t).unwrap()[..], [Output::StreamKey { stream_id: 3, epoch: 0, .. }]));
-        let f = l.seal(&ControlMsg::KeyAck { stream_id: 3, epoch: 0 }).unwrap();
-        assert_eq!(d.on_frame(&f, t).unwrap(), vec![Output::KeyAck { stream_id: 3, epoch: 0 }]);
+        assert!(matches!(
+            l.on_frame(&f, t).unwrap()[..],
+            [Output::StreamKey {
+                stream_id: 3,
+                epoch: 0,
+                ..
+            }]
+        ));
+        let f = l
+            .seal(&ControlMsg::KeyAck {
+                stream_id: 3,
+                epoch: 0,
+            })
+            .unwrap();
+        assert_eq!(
+            d.on_frame(&f, t).unwrap(),
+            vec![Output::KeyAck {
+                stream_id: 3,
+                epoch: 0
+            }]
+        );
     }
 
     #[test]
@@ -548,7 +652,15 @@ mod tests {
         assert!(l.recv_next.is_none());
         assert_eq!(l.recv.epoch, 1);
         // A frame sealed under the old root is refused.
-        let mut stale = ControlState::new(Role::Dialler, &[7u8; 32], hello_secret().0, &[1u8; 32], Duration::from_secs(60), Duration::from_secs(15), t0);
+        let mut stale = ControlState::new(
+            Role::Dialler,
+            &[7u8; 32],
+            hello_secret().0,
+            &[1u8; 32],
+            Duration::from_secs(60),
+            Duration::from_secs(15),
+            t0,
+        );
         stale.root = Zeroizing::new(old_root);
         let f = stale.seal(&ControlMsg::Ping { nonce: 1 }).unwrap();
         assert_eq!(l.on_frame(&f, t1), Err(ControlError::Auth));
@@ -566,8 +678,15 @@ mod tests {
     fn ratchet_flood_is_refused() {
         let t = Instant::now();
         let (mut d, mut l) = pair(t);
-        let f = d.seal(&ControlMsg::Ratchet { public: hello_secret().1 }).unwrap();
-        assert_eq!(l.on_frame(&f, t + Duration::from_millis(10)), Err(ControlError::RatchetOutOfTurn));
+        let f = d
+            .seal(&ControlMsg::Ratchet {
+                public: hello_secret().1,
+            })
+            .unwrap();
+        assert_eq!(
+            l.on_frame(&f, t + Duration::from_millis(10)),
+            Err(ControlError::RatchetOutOfTurn)
+        );
     }
 
     #[test]

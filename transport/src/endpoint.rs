@@ -100,7 +100,13 @@ impl Inner {
         let window = Duration::from_millis(self.config.offense_window_ms);
         let mut l = self.limits();
         if l.offenders.len() >= MAX_OFFENDERS && !l.offenders.contains_key(&ip) {
-            let expired: Vec<IpAddr> = l.offenders.iter().filter(|(_, o)| o.banned_until.is_none_or(|u| u <= t)).map(|(k, _)| *k).take(1024).collect();
+            let expired: Vec<IpAddr> = l
+                .offenders
+                .iter()
+                .filter(|(_, o)| o.banned_until.is_none_or(|u| u <= t))
+                .map(|(k, _)| *k)
+                .take(1024)
+                .collect();
             for k in expired {
                 l.offenders.remove(&k);
             }
@@ -109,7 +115,9 @@ impl Inner {
             }
         }
         let o = l.offenders.entry(ip).or_default();
-        if o.first.is_none_or(|f| t.saturating_duration_since(f) > window) {
+        if o.first
+            .is_none_or(|f| t.saturating_duration_since(f) > window)
+        {
             o.first = Some(t);
             o.count = 0;
         }
@@ -130,7 +138,10 @@ pub struct Endpoint {
 
 impl std::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint").field("node_id", &self.inner.identity.node_id()).field("local_addr", &self.inner.local_addr).finish_non_exhaustive()
+        f.debug_struct("Endpoint")
+            .field("node_id", &self.inner.identity.node_id())
+            .field("local_addr", &self.inner.local_addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -147,7 +158,11 @@ fn handshake_is_violation(e: &HandshakeError) -> Option<&'static str> {
 
 impl Endpoint {
     /// Binds a TCP listener and starts accepting.
-    pub async fn bind(identity: Identity, config: TransportConfig, addr: SocketAddr) -> Result<Endpoint, ConnectionError> {
+    pub async fn bind(
+        identity: Identity,
+        config: TransportConfig,
+        addr: SocketAddr,
+    ) -> Result<Endpoint, ConnectionError> {
         let config = config.normalized();
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
@@ -162,7 +177,12 @@ impl Endpoint {
             cancel: CancellationToken::new(),
             incoming: tokio::sync::Mutex::new(rx),
         });
-        tokio::spawn(accept_loop(Arc::downgrade(&inner), listener, tx, inner.cancel.clone()));
+        tokio::spawn(accept_loop(
+            Arc::downgrade(&inner),
+            listener,
+            tx,
+            inner.cancel.clone(),
+        ));
         tracing::info!(node_id = %inner.identity.node_id(), %local_addr, "transport endpoint listening");
         Ok(Endpoint { inner })
     }
@@ -178,11 +198,17 @@ impl Endpoint {
     }
 
     /// Dials `addr` and fails unless the peer proves `node_id`.
-    pub async fn connect(&self, node_id: NodeId, addr: SocketAddr) -> Result<Connection, ConnectionError> {
+    pub async fn connect(
+        &self,
+        node_id: NodeId,
+        addr: SocketAddr,
+    ) -> Result<Connection, ConnectionError> {
         if self.inner.cancel.is_cancelled() {
             return Err(ConnectionError::EndpointClosed);
         }
-        self.inner.admit(addr.ip(), false).map_err(ConnectionError::Refused)?;
+        self.inner
+            .admit(addr.ip(), false)
+            .map_err(ConnectionError::Refused)?;
         let inner = &self.inner;
         let handshake = tokio::time::timeout(inner.config.handshake_timeout(), async {
             let mut tcp = TcpStream::connect(addr).await?;
@@ -220,19 +246,37 @@ impl Endpoint {
 
     /// Statistics of every open connection.
     pub fn connections(&self) -> Vec<ConnectionStats> {
-        let conns: Vec<Connection> = self.inner.conns.lock().map(|m| m.values().cloned().collect()).unwrap_or_default();
-        conns.iter().filter(|c| !c.is_closed()).map(Connection::stats).collect()
+        let conns: Vec<Connection> = self
+            .inner
+            .conns
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        conns
+            .iter()
+            .filter(|c| !c.is_closed())
+            .map(Connection::stats)
+            .collect()
     }
 
     /// Handles of every open connection.
     pub fn connection_handles(&self) -> Vec<Connection> {
-        self.inner.conns.lock().map(|m| m.values().filter(|c| !c.is_closed()).cloned().collect()).unwrap_or_default()
+        self.inner
+            .conns
+            .lock()
+            .map(|m| m.values().filter(|c| !c.is_closed()).cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Stops accepting and closes every connection.
     pub async fn close(&self) {
         self.inner.cancel.cancel();
-        let conns: Vec<Connection> = self.inner.conns.lock().map(|m| m.values().cloned().collect()).unwrap_or_default();
+        let conns: Vec<Connection> = self
+            .inner
+            .conns
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
         for c in &conns {
             c.close();
         }
@@ -244,7 +288,11 @@ impl Endpoint {
     /// Whether `ip` is currently refused.
     pub fn is_banned(&self, ip: IpAddr) -> bool {
         let t = now();
-        self.inner.limits().offenders.get(&ip).is_some_and(|o| o.banned_until.is_some_and(|u| u > t))
+        self.inner
+            .limits()
+            .offenders
+            .get(&ip)
+            .is_some_and(|o| o.banned_until.is_some_and(|u| u > t))
     }
 }
 
@@ -268,7 +316,12 @@ fn closer(inner: Weak<Inner>, ip: IpAddr, id: u64) -> crate::connection::OnClose
     })
 }
 
-async fn accept_loop(inner: Weak<Inner>, listener: TcpListener, tx: mpsc::Sender<Connection>, cancel: CancellationToken) {
+async fn accept_loop(
+    inner: Weak<Inner>,
+    listener: TcpListener,
+    tx: mpsc::Sender<Connection>,
+    cancel: CancellationToken,
+) {
     loop {
         let accepted = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -294,7 +347,12 @@ async fn accept_loop(inner: Weak<Inner>, listener: TcpListener, tx: mpsc::Sender
     }
 }
 
-async fn serve_inbound(inner: Arc<Inner>, mut tcp: TcpStream, addr: SocketAddr, tx: mpsc::Sender<Connection>) {
+async fn serve_inbound(
+    inner: Arc<Inner>,
+    mut tcp: TcpStream,
+    addr: SocketAddr,
+    tx: mpsc::Sender<Connection>,
+) {
     let _ = tcp.set_nodelay(true);
     let hs = tokio::select! {
         _ = inner.cancel.cancelled() => {
@@ -323,7 +381,16 @@ async fn serve_inbound(inner: Arc<Inner>, mut tcp: TcpStream, addr: SocketAddr, 
     let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
     let on_close = closer(Arc::downgrade(&inner), addr.ip(), id);
     let remote = hs.remote;
-    match establish(tcp, hs, Role::Listener, addr, inner.config.clone(), on_close).await {
+    match establish(
+        tcp,
+        hs,
+        Role::Listener,
+        addr,
+        inner.config.clone(),
+        on_close,
+    )
+    .await
+    {
         Ok(conn) => {
             register(&inner, id, &conn);
             if tx.try_send(conn.clone()).is_err() {
@@ -331,6 +398,8 @@ async fn serve_inbound(inner: Arc<Inner>, mut tcp: TcpStream, addr: SocketAddr, 
                 conn.close();
             }
         }
-        Err(e) => tracing::debug!(%addr, peer = %remote, error = %e, "inbound connection ended before its control stream"),
+        Err(e) => {
+            tracing::debug!(%addr, peer = %remote, error = %e, "inbound connection ended before its control stream")
+        }
     }
 }

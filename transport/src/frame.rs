@@ -41,7 +41,10 @@ pub fn decode(buf: &[u8]) -> Result<Decoded<'_>, FrameError> {
         return Err(FrameError::Empty);
     }
     match buf.get(2..2 + len) {
-        Some(body) => Ok(Decoded::Frame { body, consumed: 2 + len }),
+        Some(body) => Ok(Decoded::Frame {
+            body,
+            consumed: 2 + len,
+        }),
         None => Ok(Decoded::Incomplete { needed: 2 + len }),
     }
 }

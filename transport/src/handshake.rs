@@ -64,17 +64,26 @@ pub struct Handshaked {
 
 impl std::fmt::Debug for Handshaked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handshaked").field("remote", &self.remote).finish_non_exhaustive()
+        f.debug_struct("Handshaked")
+            .field("remote", &self.remote)
+            .finish_non_exhaustive()
     }
 }
 
 fn builder(prologue: &[u8], secret: &[u8; 32]) -> Result<snow::HandshakeState, snow::Error> {
     let params: snow::params::NoiseParams = NOISE_PARAMS.parse()?;
-    let b = snow::Builder::new(params).prologue(prologue)?.local_private_key(secret)?;
+    let b = snow::Builder::new(params)
+        .prologue(prologue)?
+        .local_private_key(secret)?;
     b.build_initiator()
 }
 
-async fn write_msg<T: AsyncWrite + Unpin>(io: &mut T, hs: &mut snow::HandshakeState, payload: &[u8], buf: &mut [u8]) -> Result<(), HandshakeError> {
+async fn write_msg<T: AsyncWrite + Unpin>(
+    io: &mut T,
+    hs: &mut snow::HandshakeState,
+    payload: &[u8],
+    buf: &mut [u8],
+) -> Result<(), HandshakeError> {
     let n = hs.write_message(payload, &mut buf[2..])?;
     buf[..2].copy_from_slice(&prefix(n));
     io.write_all(&buf[..2 + n]).await?;
@@ -82,7 +91,12 @@ async fn write_msg<T: AsyncWrite + Unpin>(io: &mut T, hs: &mut snow::HandshakeSt
     Ok(())
 }
 
-async fn read_msg<T: AsyncRead + Unpin>(io: &mut T, hs: &mut snow::HandshakeState, buf: &mut [u8], out: &mut [u8]) -> Result<usize, HandshakeError> {
+async fn read_msg<T: AsyncRead + Unpin>(
+    io: &mut T,
+    hs: &mut snow::HandshakeState,
+    buf: &mut [u8],
+    out: &mut [u8],
+) -> Result<usize, HandshakeError> {
     let mut p = [0u8; 2];
     io.read_exact(&mut p).await?;
     let len = usize::from(u16::from_be_bytes(p));
@@ -93,26 +107,49 @@ async fn read_msg<T: AsyncRead + Unpin>(io: &mut T, hs: &mut snow::HandshakeStat
     Ok(hs.read_message(&buf[..len], out)?)
 }
 
-fn finish(hs: snow::HandshakeState, payload_bytes: &[u8], expected: Option<NodeId>) -> Result<Handshaked, HandshakeError> {
-    let rs: [u8; 32] = hs.get_remote_static().and_then(|s| s.try_into().ok()).ok_or(HandshakeError::NoRemoteStatic)?;
+fn finish(
+    hs: snow::HandshakeState,
+    payload_bytes: &[u8],
+    expected: Option<NodeId>,
+) -> Result<Handshaked, HandshakeError> {
+    let rs: [u8; 32] = hs
+        .get_remote_static()
+        .and_then(|s| s.try_into().ok())
+        .ok_or(HandshakeError::NoRemoteStatic)?;
     let remote = payload::verify(payload_bytes, &rs)?;
     if let Some(expected) = expected
         && expected != remote
     {
-        return Err(HandshakeError::WrongNodeId { expected, actual: remote });
+        return Err(HandshakeError::WrongNodeId {
+            expected,
+            actual: remote,
+        });
     }
     let mut handshake_hash = [0u8; 32];
     handshake_hash.copy_from_slice(hs.get_handshake_hash().get(..32).unwrap_or(&[0u8; 32]));
-    Ok(Handshaked { transport: hs.into_transport_mode()?, remote, handshake_hash })
+    Ok(Handshaked {
+        transport: hs.into_transport_mode()?,
+        remote,
+        handshake_hash,
+    })
 }
 
 /// Runs the dialler's side; fails unless the peer proves `expected`.
-pub async fn initiate<T: AsyncRead + AsyncWrite + Unpin>(io: &mut T, identity: &Identity, expected: NodeId) -> Result<Handshaked, HandshakeError> {
+pub async fn initiate<T: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut T,
+    identity: &Identity,
+    expected: NodeId,
+) -> Result<Handshaked, HandshakeError> {
     initiate_with_prologue(io, identity, Some(expected), PROLOGUE).await
 }
 
 /// The dialler's side with any prologue (tests use a wrong one).
-pub async fn initiate_with_prologue<T: AsyncRead + AsyncWrite + Unpin>(io: &mut T, identity: &Identity, expected: Option<NodeId>, prologue: &[u8]) -> Result<Handshaked, HandshakeError> {
+pub async fn initiate_with_prologue<T: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut T,
+    identity: &Identity,
+    expected: Option<NodeId>,
+    prologue: &[u8],
+) -> Result<Handshaked, HandshakeError> {
     let secret = identity.noise_secret();
     let mut hs = builder(prologue, &secret)?;
     let mut buf = vec![0u8; MAX_NOISE_MESSAGE + 2];
@@ -120,12 +157,18 @@ pub async fn initiate_with_prologue<T: AsyncRead + AsyncWrite + Unpin>(io: &mut 
     write_msg(io, &mut hs, &[], &mut buf).await?;
     let n = read_msg(io, &mut hs, &mut buf, &mut out).await?;
     // Check the responder before revealing our identity in message 3.
-    let rs: [u8; 32] = hs.get_remote_static().and_then(|s| s.try_into().ok()).ok_or(HandshakeError::NoRemoteStatic)?;
+    let rs: [u8; 32] = hs
+        .get_remote_static()
+        .and_then(|s| s.try_into().ok())
+        .ok_or(HandshakeError::NoRemoteStatic)?;
     let remote = payload::verify(&out[..n], &rs)?;
     if let Some(expected) = expected
         && expected != remote
     {
-        return Err(HandshakeError::WrongNodeId { expected, actual: remote });
+        return Err(HandshakeError::WrongNodeId {
+            expected,
+            actual: remote,
+        });
     }
     write_msg(io, &mut hs, &payload::encode(identity), &mut buf).await?;
     let payload_copy = out[..n].to_vec();
@@ -133,10 +176,16 @@ pub async fn initiate_with_prologue<T: AsyncRead + AsyncWrite + Unpin>(io: &mut 
 }
 
 /// Runs the listener's side; accepts any peer that proves some identity.
-pub async fn respond<T: AsyncRead + AsyncWrite + Unpin>(io: &mut T, identity: &Identity) -> Result<Handshaked, HandshakeError> {
+pub async fn respond<T: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut T,
+    identity: &Identity,
+) -> Result<Handshaked, HandshakeError> {
     let secret = identity.noise_secret();
     let params: snow::params::NoiseParams = NOISE_PARAMS.parse()?;
-    let mut hs = snow::Builder::new(params).prologue(PROLOGUE)?.local_private_key(&secret[..])?.build_responder()?;
+    let mut hs = snow::Builder::new(params)
+        .prologue(PROLOGUE)?
+        .local_private_key(&secret[..])?
+        .build_responder()?;
     let mut buf = vec![0u8; MAX_NOISE_MESSAGE + 2];
     let mut out = vec![0u8; MAX_NOISE_MESSAGE];
     let n = read_msg(io, &mut hs, &mut buf, &mut out).await?;

@@ -41,7 +41,8 @@ fn base32_lower() -> data_encoding::Encoding {
     let mut spec = data_encoding::Specification::new();
     spec.symbols.push_str("abcdefghijklmnopqrstuvwxyz234567");
     // Both padding-free and case-sensitive: one canonical text per id.
-    spec.encoding().unwrap_or_else(|_| data_encoding::BASE32_NOPAD.clone())
+    spec.encoding()
+        .unwrap_or_else(|_| data_encoding::BASE32_NOPAD.clone())
 }
 
 impl NodeId {
@@ -107,22 +108,33 @@ pub struct Identity {
 
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Identity").field("node_id", &self.node_id()).finish_non_exhaustive()
+        f.debug_struct("Identity")
+            .field("node_id", &self.node_id())
+            .finish_non_exhaustive()
     }
 }
 
 impl Identity {
     /// A fresh random identity.
     pub fn generate() -> Identity {
-        Identity { signing: SigningKey::generate(&mut OsRng), noise: StaticSecret::random_from_rng(OsRng) }
+        Identity {
+            signing: SigningKey::generate(&mut OsRng),
+            noise: StaticSecret::random_from_rng(OsRng),
+        }
     }
     /// Rebuilds an identity from the secrets returned by [`Identity::secret_bytes`].
     pub fn from_secret_bytes(ed25519: [u8; 32], x25519: [u8; 32]) -> Identity {
-        Identity { signing: SigningKey::from_bytes(&ed25519), noise: StaticSecret::from(x25519) }
+        Identity {
+            signing: SigningKey::from_bytes(&ed25519),
+            noise: StaticSecret::from(x25519),
+        }
     }
     /// The two 32-byte secrets (Ed25519 seed, X25519 secret), for persisting.
     pub fn secret_bytes(&self) -> (Zeroizing<[u8; 32]>, Zeroizing<[u8; 32]>) {
-        (Zeroizing::new(self.signing.to_bytes()), Zeroizing::new(self.noise.to_bytes()))
+        (
+            Zeroizing::new(self.signing.to_bytes()),
+            Zeroizing::new(self.noise.to_bytes()),
+        )
     }
     /// This node's id.
     pub fn node_id(&self) -> NodeId {
@@ -150,7 +162,8 @@ pub fn verify_signature(public_key: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bo
     let Ok(vk) = VerifyingKey::from_bytes(public_key) else {
         return false;
     };
-    vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig)).is_ok()
+    vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig))
+        .is_ok()
 }
 
 #[cfg(test)]
@@ -162,7 +175,10 @@ mod tests {
         let id = Identity::generate().node_id();
         let text = id.to_string();
         assert_eq!(text.len(), 52);
-        assert!(text.chars().all(|c| c.is_ascii_lowercase() || ('2'..='7').contains(&c)));
+        assert!(
+            text.chars()
+                .all(|c| c.is_ascii_lowercase() || ('2'..='7').contains(&c))
+        );
         assert_eq!(text.parse::<NodeId>().unwrap(), id);
         assert!(text.to_uppercase().parse::<NodeId>().is_err());
         assert!(text[1..].parse::<NodeId>().is_err());

@@ -36,7 +36,10 @@ pub(crate) struct StreamKeys {
 
 impl StreamKeys {
     fn new() -> Self {
-        StreamKeys { acked: AtomicI64::new(-1), ..Default::default() }
+        StreamKeys {
+            acked: AtomicI64::new(-1),
+            ..Default::default()
+        }
     }
     pub fn close(&self) {
         if let Ok(mut s) = self.slot.lock() {
@@ -65,7 +68,10 @@ pub(crate) struct Registry {
 impl Registry {
     pub fn new(dialler: bool, max_streams: u32) -> Self {
         Registry {
-            inner: Mutex::new(Inner { streams: HashMap::new(), highest_remote: 0 }),
+            inner: Mutex::new(Inner {
+                streams: HashMap::new(),
+                highest_remote: 0,
+            }),
             local_parity: u32::from(dialler),
             max_entries: 2 * max_streams as usize + 64,
         }
@@ -99,7 +105,13 @@ impl Registry {
     }
 
     /// Installs the peer's key for its direction of `id`.
-    pub fn install(&self, id: u32, epoch: u32, cipher: CipherKind, key: &Zeroizing<[u8; 32]>) -> Result<(), &'static str> {
+    pub fn install(
+        &self,
+        id: u32,
+        epoch: u32,
+        cipher: CipherKind,
+        key: &Zeroizing<[u8; 32]>,
+    ) -> Result<(), &'static str> {
         let keys = {
             let mut g = self.lock();
             match g.streams.get(&id) {
@@ -162,10 +174,16 @@ mod tests {
     fn keys_must_arrive_in_epoch_order_and_one_ahead_at_most() {
         let r = Registry::new(true, 4);
         let k = r.claim(2).unwrap();
-        assert_eq!(r.install(2, 1, CipherKind::Aes256Gcm, &key()), Err("stream key out of order"));
+        assert_eq!(
+            r.install(2, 1, CipherKind::Aes256Gcm, &key()),
+            Err("stream key out of order")
+        );
         r.install(2, 0, CipherKind::Aes256Gcm, &key()).unwrap();
         // Epoch 1 before the reader took epoch 0: current + next would be exceeded.
-        assert_eq!(r.install(2, 1, CipherKind::Aes256Gcm, &key()), Err("stream key out of order"));
+        assert_eq!(
+            r.install(2, 1, CipherKind::Aes256Gcm, &key()),
+            Err("stream key out of order")
+        );
         assert!(k.slot.lock().unwrap().next.take().is_some());
         r.install(2, 1, CipherKind::Aes256Gcm, &key()).unwrap();
     }

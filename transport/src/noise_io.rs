@@ -98,7 +98,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> NoiseSocket<T> {
             self.noise.rekey_outgoing();
             self.shared.noise_rekeys_tx.fetch_add(1, Ordering::Relaxed);
         }
-        self.shared.bytes_tx.fetch_add(2 + n as u64, Ordering::Relaxed);
+        self.shared
+            .bytes_tx
+            .fetch_add(2 + n as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -109,7 +111,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> NoiseSocket<T> {
     /// Writes the sealed output to the pipe until it is empty.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.wout_pos < self.wout_len {
-            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.wout[self.wout_pos..self.wout_len]))?;
+            let n = ready!(
+                Pin::new(&mut self.io).poll_write(cx, &self.wout[self.wout_pos..self.wout_len])
+            )?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -122,7 +126,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> NoiseSocket<T> {
 
     /// Decrypts the next complete message in the read buffer, if any.
     fn try_decode(&mut self) -> io::Result<bool> {
-        let decoded = frame::decode(&self.rbuf[self.rstart..self.rend]).map_err(|_| violation(&self.shared, "empty noise frame"))?;
+        let decoded = frame::decode(&self.rbuf[self.rstart..self.rend])
+            .map_err(|_| violation(&self.shared, "empty noise frame"))?;
         let Decoded::Frame { body, consumed } = decoded else {
             return Ok(false);
         };
@@ -141,14 +146,20 @@ impl<T: AsyncRead + AsyncWrite + Unpin> NoiseSocket<T> {
             self.noise.rekey_incoming();
             self.shared.noise_rekeys_rx.fetch_add(1, Ordering::Relaxed);
         }
-        self.shared.bytes_rx.fetch_add(consumed as u64, Ordering::Relaxed);
+        self.shared
+            .bytes_rx
+            .fetch_add(consumed as u64, Ordering::Relaxed);
         self.shared.touch_rx();
         Ok(true)
     }
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> futures::io::AsyncRead for NoiseSocket<T> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         loop {
             if this.ppos < this.plen {
@@ -184,7 +195,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> futures::io::AsyncRead for NoiseSocket<T
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> futures::io::AsyncWrite for NoiseSocket<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if buf.is_empty() {
             return Poll::Ready(Ok(0));

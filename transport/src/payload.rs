@@ -68,14 +68,22 @@ pub fn parse(bytes: &[u8]) -> Result<IdentityPayload<'_>, PayloadError> {
     public_key.copy_from_slice(pk);
     let mut signature = [0u8; 64];
     signature.copy_from_slice(sig);
-    Ok(IdentityPayload { public_key, signature, extensions: bytes.get(PAYLOAD_LEN..).unwrap_or(&[]) })
+    Ok(IdentityPayload {
+        public_key,
+        signature,
+        extensions: bytes.get(PAYLOAD_LEN..).unwrap_or(&[]),
+    })
 }
 
 /// Parses and verifies a payload against the Noise static key the handshake
 /// authenticated; returns the sender's NodeId.
 pub fn verify(bytes: &[u8], remote_noise_static: &[u8; 32]) -> Result<NodeId, PayloadError> {
     let p = parse(bytes)?;
-    if !verify_signature(&p.public_key, &signed_message(remote_noise_static), &p.signature) {
+    if !verify_signature(
+        &p.public_key,
+        &signed_message(remote_noise_static),
+        &p.signature,
+    ) {
         return Err(PayloadError::BadSignature);
     }
     Ok(NodeId::from_public_key(&p.public_key))
@@ -88,7 +96,10 @@ mod tests {
     #[test]
     fn own_payload_verifies_to_own_node_id() {
         let id = Identity::generate();
-        assert_eq!(verify(&encode(&id), &id.noise_public_key()), Ok(id.node_id()));
+        assert_eq!(
+            verify(&encode(&id), &id.noise_public_key()),
+            Ok(id.node_id())
+        );
     }
 
     #[test]
@@ -103,7 +114,10 @@ mod tests {
     fn payload_for_another_noise_key_is_refused() {
         let id = Identity::generate();
         let other = Identity::generate();
-        assert_eq!(verify(&encode(&id), &other.noise_public_key()), Err(PayloadError::BadSignature));
+        assert_eq!(
+            verify(&encode(&id), &other.noise_public_key()),
+            Err(PayloadError::BadSignature)
+        );
     }
 
     #[test]

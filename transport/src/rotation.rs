@@ -34,7 +34,10 @@ impl RotationSchedule {
         if !p.acknowledged {
             return false;
         }
-        self.bytes.is_some_and(|b| p.bytes >= b) || self.age.is_some_and(|a| now.saturating_duration_since(p.started) >= a)
+        self.bytes.is_some_and(|b| p.bytes >= b)
+            || self
+                .age
+                .is_some_and(|a| now.saturating_duration_since(p.started) >= a)
     }
 }
 
@@ -43,22 +46,43 @@ mod tests {
     use super::*;
 
     fn sched() -> RotationSchedule {
-        RotationSchedule { bytes: Some(1000), age: Some(Duration::from_secs(60)) }
+        RotationSchedule {
+            bytes: Some(1000),
+            age: Some(Duration::from_secs(60)),
+        }
     }
 
     #[test]
     fn byte_budget_triggers_rotation() {
         let t = Instant::now();
         let s = sched();
-        assert!(!s.due(&EpochProgress { bytes: 999, started: t, acknowledged: true }, t));
-        assert!(s.due(&EpochProgress { bytes: 1000, started: t, acknowledged: true }, t));
+        assert!(!s.due(
+            &EpochProgress {
+                bytes: 999,
+                started: t,
+                acknowledged: true
+            },
+            t
+        ));
+        assert!(s.due(
+            &EpochProgress {
+                bytes: 1000,
+                started: t,
+                acknowledged: true
+            },
+            t
+        ));
     }
 
     #[test]
     fn time_budget_triggers_rotation() {
         let t = Instant::now();
         let s = sched();
-        let p = EpochProgress { bytes: 0, started: t, acknowledged: true };
+        let p = EpochProgress {
+            bytes: 0,
+            started: t,
+            acknowledged: true,
+        };
         assert!(!s.due(&p, t + Duration::from_secs(59)));
         assert!(s.due(&p, t + Duration::from_secs(60)));
     }
@@ -66,14 +90,28 @@ mod tests {
     #[test]
     fn no_rotation_before_the_receiver_acknowledged() {
         let t = Instant::now();
-        let p = EpochProgress { bytes: 10_000, started: t, acknowledged: false };
+        let p = EpochProgress {
+            bytes: 10_000,
+            started: t,
+            acknowledged: false,
+        };
         assert!(!sched().due(&p, t + Duration::from_secs(600)));
     }
 
     #[test]
     fn disabled_budgets_never_rotate() {
         let t = Instant::now();
-        let s = RotationSchedule { bytes: None, age: None };
-        assert!(!s.due(&EpochProgress { bytes: u64::MAX, started: t, acknowledged: true }, t + Duration::from_secs(1 << 20)));
+        let s = RotationSchedule {
+            bytes: None,
+            age: None,
+        };
+        assert!(!s.due(
+            &EpochProgress {
+                bytes: u64::MAX,
+                started: t,
+                acknowledged: true
+            },
+            t + Duration::from_secs(1 << 20)
+        ));
     }
 }

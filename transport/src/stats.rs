@@ -54,7 +54,13 @@ impl ConnShared {
         self.violation.lock().ok().and_then(|v| *v)
     }
     pub fn touch_rx(&self) {
-        let ms = u64::try_from(tokio::time::Instant::now().into_std().saturating_duration_since(self.created).as_millis()).unwrap_or(u64::MAX);
+        let ms = u64::try_from(
+            tokio::time::Instant::now()
+                .into_std()
+                .saturating_duration_since(self.created)
+                .as_millis(),
+        )
+        .unwrap_or(u64::MAX);
         self.last_rx_ms.store(ms, Ordering::Relaxed);
     }
 }
@@ -95,8 +101,10 @@ impl StreamShared {
         }
     }
     pub fn mark_rotation(&self, now: Instant) {
-        let ms = u64::try_from(now.saturating_duration_since(self.created).as_millis()).unwrap_or(u64::MAX - 1);
-        self.last_rotation_ms.store(ms.saturating_add(1), Ordering::Relaxed);
+        let ms = u64::try_from(now.saturating_duration_since(self.created).as_millis())
+            .unwrap_or(u64::MAX - 1);
+        self.last_rotation_ms
+            .store(ms.saturating_add(1), Ordering::Relaxed);
     }
     pub fn snapshot(&self) -> StreamStats {
         let last = self.last_rotation_ms.load(Ordering::Relaxed);

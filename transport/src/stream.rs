@@ -31,9 +31,18 @@ fn now() -> Instant {
 }
 
 enum ReadState {
-    Head { filled: usize },
-    Body { len: usize, epoch: u32, filled: usize },
-    Plain { pos: usize, end: usize },
+    Head {
+        filled: usize,
+    },
+    Body {
+        len: usize,
+        epoch: u32,
+        filled: usize,
+    },
+    Plain {
+        pos: usize,
+        end: usize,
+    },
     Eof,
 }
 
@@ -61,7 +70,10 @@ pub struct Stream {
 
 impl std::fmt::Debug for Stream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Stream").field("id", &self.id).field("protocol", &self.stats.protocol).finish_non_exhaustive()
+        f.debug_struct("Stream")
+            .field("id", &self.id)
+            .field("protocol", &self.stats.protocol)
+            .finish_non_exhaustive()
     }
 }
 
@@ -73,23 +85,37 @@ fn violation(ctx: &StreamCtx, reason: &'static str) -> io::Error {
 impl Stream {
     /// Wraps a yamux stream whose keys are registered as `keys`, and sends
     /// our epoch-0 key over the control stream.
-    pub(crate) async fn new(io: yamux::Stream, keys: Arc<StreamKeys>, ctx: Arc<StreamCtx>, protocol: String, inbound: bool) -> io::Result<Stream> {
+    pub(crate) async fn new(
+        io: yamux::Stream,
+        keys: Arc<StreamKeys>,
+        ctx: Arc<StreamCtx>,
+        protocol: String,
+        inbound: bool,
+    ) -> io::Result<Stream> {
         let id = io.id().val();
         let cfg = &ctx.config;
         let kind = cfg.default_cipher;
         let (send_key, bytes) = StreamKey::random(kind, 0);
         keys.send_epoch.store(0, Ordering::Release);
         ctx.control_tx
-            .send(ControlMsg::StreamKey { stream_id: id, epoch: 0, cipher: kind, key: bytes })
+            .send(ControlMsg::StreamKey {
+                stream_id: id,
+                epoch: 0,
+                cipher: kind,
+                key: bytes,
+            })
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::ConnectionAborted, "connection closed"))?;
         let stats = Arc::new(StreamShared::new(id, protocol, now()));
-        stats.send_cipher.store(u32::from(kind.to_wire()), Ordering::Relaxed);
+        stats
+            .send_cipher
+            .store(u32::from(kind.to_wire()), Ordering::Relaxed);
         ctx.track(&stats);
         let max_frame = cfg.max_frame_size as usize;
         let schedule = RotationSchedule {
             bytes: (cfg.rotate_after_bytes > 0).then_some(cfg.rotate_after_bytes),
-            age: (cfg.rotate_after_ms > 0).then(|| std::time::Duration::from_millis(cfg.rotate_after_ms)),
+            age: (cfg.rotate_after_ms > 0)
+                .then(|| std::time::Duration::from_millis(cfg.rotate_after_ms)),
         };
         ctx.shared.streams_open.fetch_add(1, Ordering::Relaxed);
         Ok(Stream {
@@ -100,7 +126,11 @@ impl Stream {
             max_frame,
             inbound,
             send_key,
-            progress: EpochProgress { bytes: 0, started: now(), acknowledged: false },
+            progress: EpochProgress {
+                bytes: 0,
+                started: now(),
+                acknowledged: false,
+            },
             schedule,
             wbuf: vec![0u8; FRAME_HEAD + max_frame + TAG].into_boxed_slice(),
             wpos: 0,
@@ -145,7 +175,8 @@ impl Stream {
 
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.wpos < self.wlen {
-            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.wbuf[self.wpos..self.wlen]))?;
+            let n =
+                ready!(Pin::new(&mut self.io).poll_write(cx, &self.wbuf[self.wpos..self.wlen]))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -158,7 +189,8 @@ impl Stream {
 
     fn maybe_rotate(&mut self) {
         let t = now();
-        self.progress.acknowledged = self.keys.acked.load(Ordering::Acquire) == i64::from(self.send_key.epoch());
+        self.progress.acknowledged =
+            self.keys.acked.load(Ordering::Acquire) == i64::from(self.send_key.epoch());
         if !self.schedule.due(&self.progress, t) {
             return;
         }
@@ -168,14 +200,25 @@ impl Stream {
         let kind = self.send_key.kind();
         let (key, bytes) = StreamKey::random(kind, next_epoch);
         self.keys.send_epoch.store(next_epoch, Ordering::Release);
-        let msg = ControlMsg::StreamKey { stream_id: self.id, epoch: next_epoch, cipher: kind, key: bytes };
+        let msg = ControlMsg::StreamKey {
+            stream_id: self.id,
+            epoch: next_epoch,
+            cipher: kind,
+            key: bytes,
+        };
         if self.ctx.control_tx.try_send(msg).is_err() {
             // Control queue full: keep the current key and try at the next frame.
-            self.keys.send_epoch.store(self.send_key.epoch(), Ordering::Release);
+            self.keys
+                .send_epoch
+                .store(self.send_key.epoch(), Ordering::Release);
             return;
         }
         self.send_key = key; // the old key is dropped, and so wiped, here
-        self.progress = EpochProgress { bytes: 0, started: t, acknowledged: false };
+        self.progress = EpochProgress {
+            bytes: 0,
+            started: t,
+            acknowledged: false,
+        };
         self.stats.send_epoch.store(next_epoch, Ordering::Relaxed);
         self.stats.rotations_tx.fetch_add(1, Ordering::Relaxed);
         self.stats.mark_rotation(t);
@@ -191,7 +234,10 @@ impl Stream {
             None => Some(0),
         };
         if expected != Some(epoch) {
-            return Poll::Ready(Err(violation(&self.ctx, "stream frame with an unexpected key epoch")));
+            return Poll::Ready(Err(violation(
+                &self.ctx,
+                "stream frame with an unexpected key epoch",
+            )));
         }
         let next = {
             let mut slot = self.keys.slot.lock().unwrap_or_else(|p| p.into_inner());
@@ -213,10 +259,20 @@ impl Stream {
             self.stats.rotations_rx.fetch_add(1, Ordering::Relaxed);
             self.stats.mark_rotation(now());
         }
-        self.stats.recv_cipher.store(u32::from(next.kind().to_wire()), Ordering::Relaxed);
+        self.stats
+            .recv_cipher
+            .store(u32::from(next.kind().to_wire()), Ordering::Relaxed);
         self.stats.recv_epoch.store(epoch, Ordering::Relaxed);
         self.recv_key = Some(next); // the previous key is dropped, and so wiped, here
-        if self.ctx.control_tx.try_send(ControlMsg::KeyAck { stream_id: self.id, epoch }).is_err() {
+        if self
+            .ctx
+            .control_tx
+            .try_send(ControlMsg::KeyAck {
+                stream_id: self.id,
+                epoch,
+            })
+            .is_err()
+        {
             return Poll::Ready(Err(io::Error::other("control queue full")));
         }
         Poll::Ready(Ok(()))
@@ -224,7 +280,11 @@ impl Stream {
 }
 
 impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
             match this.rstate {
@@ -241,12 +301,21 @@ impl AsyncRead for Stream {
                 }
                 ReadState::Head { filled } => {
                     if filled == FRAME_HEAD {
-                        let head: [u8; FRAME_HEAD] = this.rbuf[..FRAME_HEAD].try_into().map_err(|_| io::Error::other("head"))?;
-                        let h = stream_cipher::parse_head(&head, this.max_frame as u32).map_err(|_| violation(&this.ctx, "stream frame too long"))?;
-                        this.rstate = ReadState::Body { len: h.len as usize, epoch: h.epoch, filled: 0 };
+                        let head: [u8; FRAME_HEAD] = this.rbuf[..FRAME_HEAD]
+                            .try_into()
+                            .map_err(|_| io::Error::other("head"))?;
+                        let h = stream_cipher::parse_head(&head, this.max_frame as u32)
+                            .map_err(|_| violation(&this.ctx, "stream frame too long"))?;
+                        this.rstate = ReadState::Body {
+                            len: h.len as usize,
+                            epoch: h.epoch,
+                            filled: 0,
+                        };
                         continue;
                     }
-                    let n = ready!(Pin::new(&mut this.io).poll_read(cx, &mut this.rbuf[filled..FRAME_HEAD]))?;
+                    let n = ready!(
+                        Pin::new(&mut this.io).poll_read(cx, &mut this.rbuf[filled..FRAME_HEAD])
+                    )?;
                     if n == 0 {
                         if filled == 0 {
                             this.rstate = ReadState::Eof;
@@ -259,21 +328,37 @@ impl AsyncRead for Stream {
                 ReadState::Body { len, epoch, filled } => {
                     let total = len + TAG;
                     if filled < total {
-                        let n = ready!(Pin::new(&mut this.io).poll_read(cx, &mut this.rbuf[FRAME_HEAD + filled..FRAME_HEAD + total]))?;
+                        let n = ready!(Pin::new(&mut this.io).poll_read(
+                            cx,
+                            &mut this.rbuf[FRAME_HEAD + filled..FRAME_HEAD + total]
+                        ))?;
                         if n == 0 {
-                            return Poll::Ready(Err(violation(&this.ctx, "truncated stream frame")));
+                            return Poll::Ready(Err(violation(
+                                &this.ctx,
+                                "truncated stream frame",
+                            )));
                         }
-                        this.rstate = ReadState::Body { len, epoch, filled: filled + n };
+                        this.rstate = ReadState::Body {
+                            len,
+                            epoch,
+                            filled: filled + n,
+                        };
                         continue;
                     }
                     ready!(this.poll_recv_key(cx, epoch))?;
                     let (head, body) = this.rbuf.split_at_mut(FRAME_HEAD);
-                    let head: [u8; FRAME_HEAD] = (&*head).try_into().map_err(|_| io::Error::other("head"))?;
+                    let head: [u8; FRAME_HEAD] =
+                        (&*head).try_into().map_err(|_| io::Error::other("head"))?;
                     let Some(key) = this.recv_key.as_mut() else {
                         return Poll::Ready(Err(io::Error::other("no receive key")));
                     };
-                    let n = key.open(&head, &mut body[..total]).map_err(|_| violation(&this.ctx, "stream frame failed to decrypt"))?;
-                    this.rstate = ReadState::Plain { pos: FRAME_HEAD, end: FRAME_HEAD + n };
+                    let n = key
+                        .open(&head, &mut body[..total])
+                        .map_err(|_| violation(&this.ctx, "stream frame failed to decrypt"))?;
+                    this.rstate = ReadState::Plain {
+                        pos: FRAME_HEAD,
+                        end: FRAME_HEAD + n,
+                    };
                 }
             }
         }
@@ -281,7 +366,11 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         ready!(this.poll_drain(cx))?;
         if buf.is_empty() {
@@ -290,7 +379,10 @@ impl AsyncWrite for Stream {
         this.maybe_rotate();
         let n = buf.len().min(this.max_frame);
         this.wbuf[FRAME_HEAD..FRAME_HEAD + n].copy_from_slice(&buf[..n]);
-        let total = this.send_key.seal(&mut this.wbuf, n).map_err(io::Error::other)?;
+        let total = this
+            .send_key
+            .seal(&mut this.wbuf, n)
+            .map_err(io::Error::other)?;
         this.wpos = 0;
         this.wlen = total;
         this.progress.bytes += n as u64;

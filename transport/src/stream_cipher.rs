@@ -90,7 +90,10 @@ enum Aead {
 
 impl std::fmt::Debug for StreamKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamKey").field("kind", &self.kind).field("epoch", &self.epoch).finish_non_exhaustive()
+        f.debug_struct("StreamKey")
+            .field("kind", &self.kind)
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
     }
 }
 
@@ -104,10 +107,17 @@ impl StreamKey {
     /// A key from raw bytes.
     pub fn new(kind: CipherKind, epoch: u32, key: &[u8; 32]) -> StreamKey {
         let aead = match kind {
-            CipherKind::ChaCha20Poly1305 => Aead::ChaCha(Box::new(ChaCha20Poly1305::new(key.into()))),
+            CipherKind::ChaCha20Poly1305 => {
+                Aead::ChaCha(Box::new(ChaCha20Poly1305::new(key.into())))
+            }
             CipherKind::Aes256Gcm => Aead::Aes(Box::new(Aes256Gcm::new(key.into()))),
         };
-        StreamKey { kind, epoch, counter: 0, aead }
+        StreamKey {
+            kind,
+            epoch,
+            counter: 0,
+            aead,
+        }
     }
     /// A fresh random key, returned with its bytes for sending to the peer.
     pub fn random(kind: CipherKind, epoch: u32) -> (StreamKey, Zeroizing<[u8; 32]>) {
@@ -149,7 +159,11 @@ impl StreamKey {
 
     /// Opens a frame whose head is `head` and whose ciphertext+tag is `body`,
     /// in place; returns the plaintext length.
-    pub fn open(&mut self, head: &[u8; FRAME_HEAD], body: &mut [u8]) -> Result<usize, StreamFrameError> {
+    pub fn open(
+        &mut self,
+        head: &[u8; FRAME_HEAD],
+        body: &mut [u8],
+    ) -> Result<usize, StreamFrameError> {
         if self.counter == u64::MAX {
             return Err(StreamFrameError::NonceExhausted);
         }
@@ -190,7 +204,10 @@ pub fn parse_head(head: &[u8; FRAME_HEAD], max_len: u32) -> Result<FrameHead, St
 
 /// Whether a protocol name is acceptable: 1..=64 bytes of `[a-z0-9/._-]`.
 pub fn valid_protocol(p: &str) -> bool {
-    !p.is_empty() && p.len() <= MAX_PROTOCOL_LEN && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"/._-".contains(&b))
+    !p.is_empty()
+        && p.len() <= MAX_PROTOCOL_LEN
+        && p.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"/._-".contains(&b))
 }
 
 /// Encodes the stream header: `version (1) | name length (1) | name`.
@@ -238,7 +255,13 @@ mod tests {
             buf[FRAME_HEAD..FRAME_HEAD + msg.len()].copy_from_slice(msg);
             let n = tx.seal(&mut buf, msg.len()).unwrap();
             let head: [u8; 8] = buf[..8].try_into().unwrap();
-            assert_eq!(parse_head(&head, 1 << 20).unwrap(), FrameHead { epoch: 7, len: msg.len() as u32 });
+            assert_eq!(
+                parse_head(&head, 1 << 20).unwrap(),
+                FrameHead {
+                    epoch: 7,
+                    len: msg.len() as u32
+                }
+            );
             let len = rx.open(&head, &mut buf[FRAME_HEAD..n]).unwrap();
             assert_eq!(&buf[FRAME_HEAD..FRAME_HEAD + len], msg);
         }
@@ -263,7 +286,10 @@ mod tests {
             let n = later.seal(&mut buf, 100).unwrap();
             let head: [u8; 8] = buf[..8].try_into().unwrap();
             let mut thief = StreamKey::new(kind, 6, &captured);
-            assert_eq!(thief.open(&head, &mut buf[FRAME_HEAD..n]), Err(StreamFrameError::Decrypt));
+            assert_eq!(
+                thief.open(&head, &mut buf[FRAME_HEAD..n]),
+                Err(StreamFrameError::Decrypt)
+            );
         }
     }
 
@@ -281,7 +307,10 @@ mod tests {
     #[test]
     fn oversized_head_is_refused() {
         let head = [0, 0, 0, 0, 0, 1, 0, 1];
-        assert_eq!(parse_head(&head, 65536), Err(StreamFrameError::TooLong(65537)));
+        assert_eq!(
+            parse_head(&head, 65536),
+            Err(StreamFrameError::TooLong(65537))
+        );
     }
 
     #[test]

@@ -37,7 +37,13 @@ async fn write_frame(tcp: &mut TcpStream, body: &[u8]) {
 async fn raw_handshake(addr: std::net::SocketAddr, me: &Identity, payload3: &[u8]) -> RawClient {
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     let secret = me.secret_bytes().1;
-    let mut hs = snow::Builder::new(NOISE_PARAMS.parse().unwrap()).prologue(PROLOGUE).unwrap().local_private_key(&secret[..]).unwrap().build_initiator().unwrap();
+    let mut hs = snow::Builder::new(NOISE_PARAMS.parse().unwrap())
+        .prologue(PROLOGUE)
+        .unwrap()
+        .local_private_key(&secret[..])
+        .unwrap()
+        .build_initiator()
+        .unwrap();
     let mut buf = vec![0u8; 65535];
     let n = hs.write_message(&[], &mut buf).unwrap();
     write_frame(&mut tcp, &buf[..n]).await;
@@ -48,7 +54,11 @@ async fn raw_handshake(addr: std::net::SocketAddr, me: &Identity, payload3: &[u8
     let remote = payload::verify(&out[..n], &rs).expect("server proves its identity");
     let n = hs.write_message(payload3, &mut buf).unwrap();
     write_frame(&mut tcp, &buf[..n]).await;
-    RawClient { tcp, noise: hs.into_transport_mode().unwrap(), remote }
+    RawClient {
+        tcp,
+        noise: hs.into_transport_mode().unwrap(),
+        remote,
+    }
 }
 
 fn yamux_ping(flags: u16, opaque: u32) -> [u8; 12] {
@@ -61,38 +71,45 @@ fn yamux_ping(flags: u16, opaque: u32) -> [u8; 12] {
 
 #[tokio::test]
 async fn bare_noise_client_gets_yamux_ping_answered_without_a_control_stream() {
-    let cfg = TransportConfig { idle_timeout_ms: 800, ..fast_config() };
+    let cfg = TransportConfig {
+        idle_timeout_ms: 800,
+        ..fast_config()
+    };
     let server = endpoint(cfg).await;
     let me = Identity::generate();
     let mut c = raw_handshake(server.local_addr(), &me, &payload::encode(&me)).await;
     assert_eq!(c.remote, server.node_id());
     let mut buf = vec![0u8; 65535];
-    let n = c.noise.write_message(&yamux_ping(0x1, 0xC0FFEE), &mut buf).unwrap();
+    let n = c
+        .noise
+        .write_message(&yamux_ping(0x1, 0xC0FFEE), &mut buf)
+        .unwrap();
     write_frame(&mut c.tcp, &buf[..n]).await;
     // Read yamux frames (the byte stream may be cut anywhere) until our ACK.
     let mut plain = Vec::new();
     let mut got_ack = false;
     while !got_ack {
-        let msg = tokio::time::timeout(Duration::from_secs(5), read_frame(&mut c.tcp)).await.unwrap().unwrap();
+        let msg = tokio::time::timeout(Duration::from_secs(5), read_frame(&mut c.tcp))
+            .await
+            .unwrap()
+            .unwrap();
         let mut out = vec![0u8; 65535];
         let k = c.noise.read_message(&msg, &mut out).unwrap();
         plain.extend_from_slice(&out[..k]);
         while plain.len() >= 12 {
             let f: Vec<u8> = plain.drain(..12).collect();
             assert_eq!(f[0], 0, "yamux version");
-            if f[1] == 2 && u16::from_be_bytes([f[2], f[3]]) & 0x2 != 0 && u32::from_be_bytes([f[8], f[9], f[10], f[11]]) == 0xC0FFEE {
+            if f[1] == 2
+                && u16::from_be_bytes([f[2], f[3]]) & 0x2 != 0
+                && u32::from_be_bytes([f[8], f[9], f[10], f[11]]) == 0xC0FFEE
+            {
                 got_ack = true;
             }
         }
     }
     // The connection stays up until the idle timeout closes it.
     let eof = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match read_frame(&mut c.tcp).await {
-                Ok(_) => continue,
-                Err(_) => break,
-            }
-        }
+        while read_frame(&mut c.tcp).await.is_ok() {}
     })
     .await;
     assert!(eof.is_ok(), "idle connection closed by the server");
@@ -104,8 +121,17 @@ async fn dialling_the_wrong_node_id_fails_and_server_keeps_serving() {
     let server = endpoint(fast_config()).await;
     let client = endpoint(fast_config()).await;
     let wrong = Identity::generate().node_id();
-    let err = client.connect(wrong, server.local_addr()).await.unwrap_err();
-    assert!(matches!(err, ConnectionError::Handshake(HandshakeError::WrongNodeId { .. })), "{err}");
+    let err = client
+        .connect(wrong, server.local_addr())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ConnectionError::Handshake(HandshakeError::WrongNodeId { .. })
+        ),
+        "{err}"
+    );
     still_serves(&server).await;
 }
 
@@ -118,7 +144,9 @@ async fn bad_identity_signature_is_refused_and_server_keeps_serving() {
     let c = raw_handshake(server.local_addr(), &me, &payload::encode(&other)).await;
     let mut tcp = c.tcp;
     let mut b = [0u8; 1];
-    let r = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut b)).await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut b))
+        .await
+        .unwrap();
     assert!(matches!(r, Ok(0) | Err(_)), "server closed the connection");
     still_serves(&server).await;
 }
@@ -128,7 +156,9 @@ async fn wrong_prologue_fails_the_handshake_and_server_keeps_serving() {
     let server = endpoint(fast_config()).await;
     let me = Identity::generate();
     let mut tcp = TcpStream::connect(server.local_addr()).await.unwrap();
-    let err = handshake::initiate_with_prologue(&mut tcp, &me, Some(server.node_id()), b"cairn/2").await.unwrap_err();
+    let err = handshake::initiate_with_prologue(&mut tcp, &me, Some(server.node_id()), b"cairn/2")
+        .await
+        .unwrap_err();
     assert!(matches!(err, HandshakeError::Noise(_)), "{err}");
     still_serves(&server).await;
 }
@@ -139,7 +169,9 @@ async fn garbage_before_the_handshake_is_refused_and_server_keeps_serving() {
     let mut tcp = TcpStream::connect(server.local_addr()).await.unwrap();
     tcp.write_all(&[0xff; 5000]).await.unwrap();
     let mut b = [0u8; 1];
-    let r = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut b)).await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut b))
+        .await
+        .unwrap();
     assert!(matches!(r, Ok(0) | Err(_)));
     still_serves(&server).await;
 }
@@ -198,20 +230,34 @@ async fn oversized_and_garbage_stream_frames_close_the_connection_only() {
             let r = s.read(&mut buf).await;
             (r.is_err(), conn)
         });
-        let conn = client.connect(server.node_id(), server.local_addr()).await.unwrap();
+        let conn = client
+            .connect(server.node_id(), server.local_addr())
+            .await
+            .unwrap();
         let mut s = conn.open_stream("blocks/1").await.unwrap();
         s.write_raw_for_test(&bad).await.unwrap();
-        let (errored, sconn) = tokio::time::timeout(Duration::from_secs(5), accept).await.unwrap().unwrap();
+        let (errored, sconn) = tokio::time::timeout(Duration::from_secs(5), accept)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(errored, "bad frame refused");
-        tokio::time::timeout(Duration::from_secs(5), sconn.closed()).await.expect("connection closed");
-        tokio::time::timeout(Duration::from_secs(5), conn.closed()).await.expect("peer saw the close");
+        tokio::time::timeout(Duration::from_secs(5), sconn.closed())
+            .await
+            .expect("connection closed");
+        tokio::time::timeout(Duration::from_secs(5), conn.closed())
+            .await
+            .expect("peer saw the close");
         still_serves(&server).await;
     }
 }
 
 #[tokio::test]
 async fn stream_open_flood_past_the_limit_disconnects_and_server_keeps_serving() {
-    let server = endpoint(TransportConfig { max_streams_per_connection: 8, ..fast_config() }).await;
+    let server = endpoint(TransportConfig {
+        max_streams_per_connection: 8,
+        ..fast_config()
+    })
+    .await;
     let client = endpoint(fast_config()).await;
     let srv = server.clone();
     let holder = tokio::spawn(async move {
@@ -222,7 +268,10 @@ async fn stream_open_flood_past_the_limit_disconnects_and_server_keeps_serving()
         }
         held.len()
     });
-    let conn = client.connect(server.node_id(), server.local_addr()).await.unwrap();
+    let conn = client
+        .connect(server.node_id(), server.local_addr())
+        .await
+        .unwrap();
     let mut streams = Vec::new();
     for _ in 0..16 {
         match conn.open_stream("dht/1").await {
@@ -233,22 +282,33 @@ async fn stream_open_flood_past_the_limit_disconnects_and_server_keeps_serving()
             Err(_) => break,
         }
     }
-    tokio::time::timeout(Duration::from_secs(5), conn.closed()).await.expect("flooder disconnected");
-    let held = tokio::time::timeout(Duration::from_secs(5), holder).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), conn.closed())
+        .await
+        .expect("flooder disconnected");
+    let held = tokio::time::timeout(Duration::from_secs(5), holder)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(held <= 8, "server accepted {held} streams");
     still_serves(&server).await;
 }
 
 #[tokio::test]
 async fn repeat_offenders_are_refused_for_a_cooldown() {
-    let cfg = TransportConfig { offenses_before_ban: 2, ban_cooldown_ms: 60_000, ..fast_config() };
+    let cfg = TransportConfig {
+        offenses_before_ban: 2,
+        ban_cooldown_ms: 60_000,
+        ..fast_config()
+    };
     let server = endpoint(cfg).await;
     for _ in 0..2 {
         let mut tcp = TcpStream::connect(server.local_addr()).await.unwrap();
         tcp.write_all(&[0x00, 0x40]).await.unwrap();
         tcp.write_all(&[0x17; 64]).await.unwrap();
         let mut b = [0u8; 1];
-        let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut b)).await.unwrap();
+        let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut b))
+            .await
+            .unwrap();
     }
     let ip = server.local_addr().ip();
     tokio::time::timeout(Duration::from_secs(5), async {
@@ -259,5 +319,10 @@ async fn repeat_offenders_are_refused_for_a_cooldown() {
     .await
     .expect("offender banned");
     let client = endpoint(fast_config()).await;
-    assert!(client.connect(server.node_id(), server.local_addr()).await.is_err());
+    assert!(
+        client
+            .connect(server.node_id(), server.local_addr())
+            .await
+            .is_err()
+    );
 }

@@ -11,7 +11,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn epochs_advance_on_the_byte_budget() {
-    let cfg = TransportConfig { rotate_after_bytes: 16 * 1024, rotate_after_ms: 0, max_frame_size: 4096, ..fast_config() };
+    let cfg = TransportConfig {
+        rotate_after_bytes: 16 * 1024,
+        rotate_after_ms: 0,
+        max_frame_size: 4096,
+        ..fast_config()
+    };
     let (a, b) = duplex_pair(cfg).await;
     let mut s = a.open_stream("blocks/1").await.unwrap();
     let reader = tokio::spawn(async move {
@@ -32,7 +37,11 @@ async fn epochs_advance_on_the_byte_budget() {
     let sstats = s.stats();
     // 1 MiB at 16 KiB per epoch: rotation is gated on acks, so allow slack,
     // but it must have happened many times on both sides.
-    assert!(sstats.rotations_sent >= 8, "sender rotated {} times", sstats.rotations_sent);
+    assert!(
+        sstats.rotations_sent >= 8,
+        "sender rotated {} times",
+        sstats.rotations_sent
+    );
     assert_eq!(rstats.rotations_received, sstats.rotations_sent);
     assert_eq!(rstats.recv_epoch, sstats.send_epoch);
     assert!(sstats.last_rotation.is_some());
@@ -40,7 +49,12 @@ async fn epochs_advance_on_the_byte_budget() {
 
 #[tokio::test(start_paused = true)]
 async fn epochs_advance_on_the_time_budget() {
-    let cfg = TransportConfig { rotate_after_bytes: 0, rotate_after_ms: 1_000, idle_timeout_ms: 3_600_000, ..fast_config() };
+    let cfg = TransportConfig {
+        rotate_after_bytes: 0,
+        rotate_after_ms: 1_000,
+        idle_timeout_ms: 3_600_000,
+        ..fast_config()
+    };
     let (a, b) = duplex_pair(cfg).await;
     let mut s = a.open_stream("media/1").await.unwrap();
     s.write_all(b"first").await.unwrap();
@@ -63,7 +77,12 @@ async fn epochs_advance_on_the_time_budget() {
 
 #[tokio::test(start_paused = true)]
 async fn control_stream_ratchets_at_its_interval_and_measures_rtt() {
-    let cfg = TransportConfig { control_ratchet_interval_ms: 2_000, ping_interval_ms: 500, idle_timeout_ms: 3_600_000, ..fast_config() };
+    let cfg = TransportConfig {
+        control_ratchet_interval_ms: 2_000,
+        ping_interval_ms: 500,
+        idle_timeout_ms: 3_600_000,
+        ..fast_config()
+    };
     let (a, b) = duplex_pair(cfg).await;
     tokio::time::sleep(Duration::from_millis(7_000)).await;
     let ra = a.stats().control_ratchets;

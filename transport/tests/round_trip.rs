@@ -21,7 +21,11 @@ fn pattern(seed: u32, len: usize) -> Vec<u8> {
         .collect()
 }
 
-async fn echo_round_trip(a: &cairn_transport::Connection, b: &cairn_transport::Connection, len: usize) {
+async fn echo_round_trip(
+    a: &cairn_transport::Connection,
+    b: &cairn_transport::Connection,
+    len: usize,
+) {
     let data = pattern(len as u32, len);
     let b = b.clone();
     let server = tokio::spawn(async move {
@@ -53,7 +57,10 @@ async fn duplex_round_trip_preserves_bytes_in_both_directions() {
 #[tokio::test]
 async fn both_ciphers_round_trip() {
     for cipher in [CipherKind::ChaCha20Poly1305, CipherKind::Aes256Gcm] {
-        let cfg = TransportConfig { default_cipher: cipher, ..fast_config() };
+        let cfg = TransportConfig {
+            default_cipher: cipher,
+            ..fast_config()
+        };
         let (a, b) = duplex_pair(cfg).await;
         echo_round_trip(&a, &b, 200_000).await;
         let mut s = a.open_stream("blocks/1").await.unwrap();
@@ -74,7 +81,10 @@ async fn tcp_round_trip_between_endpoints() {
     let client = endpoint(fast_config()).await;
     let srv = server.clone();
     let accept = tokio::spawn(async move { srv.accept().await.unwrap() });
-    let a = client.connect(server.node_id(), server.local_addr()).await.unwrap();
+    let a = client
+        .connect(server.node_id(), server.local_addr())
+        .await
+        .unwrap();
     let b = accept.await.unwrap();
     assert_eq!(a.remote_node_id(), server.node_id());
     assert_eq!(b.remote_node_id(), client.node_id());

@@ -10,7 +10,11 @@ pub fn addr() -> SocketAddr {
 }
 
 pub fn fast_config() -> TransportConfig {
-    TransportConfig { handshake_timeout_ms: 5_000, idle_timeout_ms: 30_000, ..TransportConfig::default() }
+    TransportConfig {
+        handshake_timeout_ms: 5_000,
+        idle_timeout_ms: 30_000,
+        ..TransportConfig::default()
+    }
 }
 
 /// A connected pair over an in-memory duplex pipe: (dialler side, listener side).
@@ -21,12 +25,16 @@ pub async fn duplex_pair(config: TransportConfig) -> (Connection, Connection) {
     let idb = ib.node_id();
     let cfg2 = config.clone();
     let listener = tokio::spawn(async move { Connection::accept_over(b, &ib, cfg2, addr()).await });
-    let dialler = Connection::dial_over(a, &ia, idb, config, addr()).await.unwrap();
+    let dialler = Connection::dial_over(a, &ia, idb, config, addr())
+        .await
+        .unwrap();
     (dialler, listener.await.unwrap().unwrap())
 }
 
 pub async fn endpoint(config: TransportConfig) -> Endpoint {
-    Endpoint::bind(Identity::generate(), config, addr()).await.unwrap()
+    Endpoint::bind(Identity::generate(), config, addr())
+        .await
+        .unwrap()
 }
 
 /// Checks that `server` still completes a connection and a stream round trip.
@@ -38,17 +46,28 @@ pub async fn still_serves(server: &Endpoint) {
         let (proto, mut s) = conn.accept_stream().await.unwrap();
         assert_eq!(proto, "echo/1");
         let mut buf = [0u8; 5];
-        tokio::io::AsyncReadExt::read_exact(&mut s, &mut buf).await.unwrap();
-        tokio::io::AsyncWriteExt::write_all(&mut s, &buf).await.unwrap();
+        tokio::io::AsyncReadExt::read_exact(&mut s, &mut buf)
+            .await
+            .unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut s, &buf)
+            .await
+            .unwrap();
         tokio::io::AsyncWriteExt::flush(&mut s).await.unwrap();
         conn
     });
-    let conn = client.connect(server.node_id(), server.local_addr()).await.unwrap();
+    let conn = client
+        .connect(server.node_id(), server.local_addr())
+        .await
+        .unwrap();
     let mut s = conn.open_stream("echo/1").await.unwrap();
-    tokio::io::AsyncWriteExt::write_all(&mut s, b"alive").await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut s, b"alive")
+        .await
+        .unwrap();
     tokio::io::AsyncWriteExt::flush(&mut s).await.unwrap();
     let mut buf = [0u8; 5];
-    tokio::io::AsyncReadExt::read_exact(&mut s, &mut buf).await.unwrap();
+    tokio::io::AsyncReadExt::read_exact(&mut s, &mut buf)
+        .await
+        .unwrap();
     assert_eq!(&buf, b"alive");
     let _server_conn = accept.await.unwrap();
 }
