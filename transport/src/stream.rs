@@ -1,0 +1,417 @@
+//! A data stream: a yamux stream whose payload is sealed again with keys of
+//! its own, exposed as tokio `AsyncRead + AsyncWrite`.
+//!
+//! Each `poll_write` seals up to one frame (`max_frame_size`) from the
+//! caller's buffer into a buffer allocated once per stream, so large writes
+//! make large frames and nothing is allocated per frame. Like a `BufWriter`,
+//! a sealed frame may still sit in that buffer when `poll_write` returns:
+//! call `flush` (or `shutdown`) to push it out. The reader opens frames in
+//! place. Rotation is decided by [`crate::rotation::RotationSchedule`] before
+//! each frame; the new key travels on the control stream.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+use futures::io::{AsyncRead as FRead, AsyncWrite as FWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::connection::StreamCtx;
+use crate::control::ControlMsg;
+use crate::keys::StreamKeys;
+use crate::rotation::{EpochProgress, RotationSchedule};
+use crate::stats::{StreamShared, StreamStats};
+use crate::stream_cipher::{self, FRAME_HEAD, StreamKey, TAG};
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+enum ReadState {
+    Head {
+        filled: usize,
+    },
+    Body {
+        len: usize,
+        epoch: u32,
+        filled: usize,
+    },
+    Plain {
+        pos: usize,
+        end: usize,
+    },
+    Eof,
+}
+
+/// One encrypted data stream.
+pub struct Stream {
+    pub(crate) io: yamux::Stream,
+    id: u32,
+    ctx: Arc<StreamCtx>,
+    keys: Arc<StreamKeys>,
+    stats: Arc<StreamShared>,
+    max_frame: usize,
+    inbound: bool,
+    // sending
+    send_key: StreamKey,
+    progress: EpochProgress,
+    schedule: RotationSchedule,
+    wbuf: Box<[u8]>,
+    wpos: usize,
+    wlen: usize,
+    // receiving
+    recv_key: Option<StreamKey>,
+    rbuf: Box<[u8]>,
+    rstate: ReadState,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("id", &self.id)
+            .field("protocol", &self.stats.protocol)
+            .finish_non_exhaustive()
+    }
+}
+
+fn violation(ctx: &StreamCtx, reason: &'static str) -> io::Error {
+    ctx.violation(reason);
+    io::Error::new(io::ErrorKind::InvalidData, reason)
+}
+
+impl Stream {
+    /// Wraps a yamux stream whose keys are registered as `keys`, and sends
+    /// our epoch-0 key over the control stream.
+    pub(crate) async fn new(
+        io: yamux::Stream,
+        keys: Arc<StreamKeys>,
+        ctx: Arc<StreamCtx>,
+        protocol: String,
+        inbound: bool,
+    ) -> io::Result<Stream> {
+        let id = io.id().val();
+        let cfg = &ctx.config;
+        let kind = cfg.default_cipher;
+        let (send_key, bytes) = StreamKey::random(kind, 0);
+        keys.send_epoch.store(0, Ordering::Release);
+        ctx.control_tx
+            .send(ControlMsg::StreamKey {
+                stream_id: id,
+                epoch: 0,
+                cipher: kind,
+                key: bytes,
+            })
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::ConnectionAborted, "connection closed"))?;
+        let stats = Arc::new(StreamShared::new(id, protocol, now()));
+        stats
+            .send_cipher
+            .store(u32::from(kind.to_wire()), Ordering::Relaxed);
+        ctx.track(&stats);
+        let max_frame = cfg.max_frame_size as usize;
+        let schedule = RotationSchedule {
+            bytes: (cfg.rotate_after_bytes > 0).then_some(cfg.rotate_after_bytes),
+            age: (cfg.rotate_after_ms > 0)
+                .then(|| std::time::Duration::from_millis(cfg.rotate_after_ms)),
+        };
+        ctx.shared.streams_open.fetch_add(1, Ordering::Relaxed);
+        Ok(Stream {
+            io,
+            id,
+            keys,
+            stats,
+            max_frame,
+            inbound,
+            send_key,
+            progress: EpochProgress {
+                bytes: 0,
+                started: now(),
+                acknowledged: false,
+            },
+            schedule,
+            wbuf: vec![0u8; FRAME_HEAD + max_frame + TAG].into_boxed_slice(),
+            wpos: 0,
+            wlen: 0,
+            recv_key: None,
+            rbuf: vec![0u8; FRAME_HEAD + max_frame + TAG].into_boxed_slice(),
+            rstate: ReadState::Head { filled: 0 },
+            ctx,
+        })
+    }
+
+    /// The protocol named in the stream header.
+    pub fn protocol(&self) -> &str {
+        &self.stats.protocol
+    }
+
+    /// yamux stream id.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Live statistics of this stream.
+    pub fn stats(&self) -> StreamStats {
+        self.stats.snapshot()
+    }
+
+    /// Test hook: the raw bytes are not kept, but the current sending epoch
+    /// and cipher are, so tests can follow rotation.
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn send_epoch(&self) -> (u32, crate::stream_cipher::CipherKind) {
+        (self.send_key.epoch(), self.send_key.kind())
+    }
+
+    /// Test hook: writes raw bytes to the yamux stream, bypassing the
+    /// stream cipher, to play a peer that breaks the frame format.
+    #[cfg(any(test, feature = "test-util"))]
+    pub async fn write_raw_for_test(&mut self, bytes: &[u8]) -> io::Result<()> {
+        use futures::io::AsyncWriteExt as _;
+        self.io.write_all(bytes).await?;
+        self.io.flush().await
+    }
+
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.wpos < self.wlen {
+            let n =
+                ready!(Pin::new(&mut self.io).poll_write(cx, &self.wbuf[self.wpos..self.wlen]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.wpos += n;
+        }
+        self.wpos = 0;
+        self.wlen = 0;
+        Poll::Ready(Ok(()))
+    }
+
+    fn maybe_rotate(&mut self) {
+        let t = now();
+        self.progress.acknowledged =
+            self.keys.acked.load(Ordering::Acquire) == i64::from(self.send_key.epoch());
+        if !self.schedule.due(&self.progress, t) {
+            return;
+        }
+        let Some(next_epoch) = self.send_key.epoch().checked_add(1) else {
+            return;
+        };
+        let kind = self.send_key.kind();
+        let (key, bytes) = StreamKey::random(kind, next_epoch);
+        self.keys.send_epoch.store(next_epoch, Ordering::Release);
+        let msg = ControlMsg::StreamKey {
+            stream_id: self.id,
+            epoch: next_epoch,
+            cipher: kind,
+            key: bytes,
+        };
+        if self.ctx.control_tx.try_send(msg).is_err() {
+            // Control queue full: keep the current key and try at the next frame.
+            self.keys
+                .send_epoch
+                .store(self.send_key.epoch(), Ordering::Release);
+            return;
+        }
+        self.send_key = key; // the old key is dropped, and so wiped, here
+        self.progress = EpochProgress {
+            bytes: 0,
+            started: t,
+            acknowledged: false,
+        };
+        self.stats.send_epoch.store(next_epoch, Ordering::Relaxed);
+        self.stats.rotations_tx.fetch_add(1, Ordering::Relaxed);
+        self.stats.mark_rotation(t);
+    }
+
+    /// Makes the key for `epoch` current, waiting for it if it has not arrived.
+    fn poll_recv_key(&mut self, cx: &mut Context<'_>, epoch: u32) -> Poll<io::Result<()>> {
+        if self.recv_key.as_ref().is_some_and(|k| k.epoch() == epoch) {
+            return Poll::Ready(Ok(()));
+        }
+        let expected = match &self.recv_key {
+            Some(k) => k.epoch().checked_add(1),
+            None => Some(0),
+        };
+        if expected != Some(epoch) {
+            return Poll::Ready(Err(violation(
+                &self.ctx,
+                "stream frame with an unexpected key epoch",
+            )));
+        }
+        let next = {
+            let mut slot = self.keys.slot.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.closed {
+                return Poll::Ready(Err(io::ErrorKind::ConnectionAborted.into()));
+            }
+            match slot.next.take() {
+                Some(k) => k,
+                None => {
+                    slot.waker = Some(cx.waker().clone());
+                    return Poll::Pending;
+                }
+            }
+        };
+        if next.epoch() != epoch {
+            return Poll::Ready(Err(violation(&self.ctx, "stream key epoch mismatch")));
+        }
+        if self.recv_key.is_some() {
+            self.stats.rotations_rx.fetch_add(1, Ordering::Relaxed);
+            self.stats.mark_rotation(now());
+        }
+        self.stats
+            .recv_cipher
+            .store(u32::from(next.kind().to_wire()), Ordering::Relaxed);
+        self.stats.recv_epoch.store(epoch, Ordering::Relaxed);
+        self.recv_key = Some(next); // the previous key is dropped, and so wiped, here
+        if self
+            .ctx
+            .control_tx
+            .try_send(ControlMsg::KeyAck {
+                stream_id: self.id,
+                epoch,
+            })
+            .is_err()
+        {
+            return Poll::Ready(Err(io::Error::other("control queue full")));
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            match this.rstate {
+                ReadState::Eof => return Poll::Ready(Ok(())),
+                ReadState::Plain { pos, end } => {
+                    if pos < end {
+                        let n = out.remaining().min(end - pos);
+                        out.put_slice(&this.rbuf[pos..pos + n]);
+                        this.rstate = ReadState::Plain { pos: pos + n, end };
+                        this.stats.bytes_rx.fetch_add(n as u64, Ordering::Relaxed);
+                        return Poll::Ready(Ok(()));
+                    }
+                    this.rstate = ReadState::Head { filled: 0 };
+                }
+                ReadState::Head { filled } => {
+                    if filled == FRAME_HEAD {
+                        let head: [u8; FRAME_HEAD] = this.rbuf[..FRAME_HEAD]
+                            .try_into()
+                            .map_err(|_| io::Error::other("head"))?;
+                        let h = stream_cipher::parse_head(&head, this.max_frame as u32)
+                            .map_err(|_| violation(&this.ctx, "stream frame too long"))?;
+                        this.rstate = ReadState::Body {
+                            len: h.len as usize,
+                            epoch: h.epoch,
+                            filled: 0,
+                        };
+                        continue;
+                    }
+                    let n = ready!(
+                        Pin::new(&mut this.io).poll_read(cx, &mut this.rbuf[filled..FRAME_HEAD])
+                    )?;
+                    if n == 0 {
+                        if filled == 0 {
+                            this.rstate = ReadState::Eof;
+                            continue;
+                        }
+                        return Poll::Ready(Err(violation(&this.ctx, "truncated stream frame")));
+                    }
+                    this.rstate = ReadState::Head { filled: filled + n };
+                }
+                ReadState::Body { len, epoch, filled } => {
+                    let total = len + TAG;
+                    if filled < total {
+                        let n = ready!(Pin::new(&mut this.io).poll_read(
+                            cx,
+                            &mut this.rbuf[FRAME_HEAD + filled..FRAME_HEAD + total]
+                        ))?;
+                        if n == 0 {
+                            return Poll::Ready(Err(violation(
+                                &this.ctx,
+                                "truncated stream frame",
+                            )));
+                        }
+                        this.rstate = ReadState::Body {
+                            len,
+                            epoch,
+                            filled: filled + n,
+                        };
+                        continue;
+                    }
+                    ready!(this.poll_recv_key(cx, epoch))?;
+                    let (head, body) = this.rbuf.split_at_mut(FRAME_HEAD);
+                    let head: [u8; FRAME_HEAD] =
+                        (&*head).try_into().map_err(|_| io::Error::other("head"))?;
+                    let Some(key) = this.recv_key.as_mut() else {
+                        return Poll::Ready(Err(io::Error::other("no receive key")));
+                    };
+                    let n = key
+                        .open(&head, &mut body[..total])
+                        .map_err(|_| violation(&this.ctx, "stream frame failed to decrypt"))?;
+                    this.rstate = ReadState::Plain {
+                        pos: FRAME_HEAD,
+                        end: FRAME_HEAD + n,
+                    };
+                }
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        ready!(this.poll_drain(cx))?;
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        this.maybe_rotate();
+        let n = buf.len().min(this.max_frame);
+        this.wbuf[FRAME_HEAD..FRAME_HEAD + n].copy_from_slice(&buf[..n]);
+        let total = this
+            .send_key
+            .seal(&mut this.wbuf, n)
+            .map_err(io::Error::other)?;
+        this.wpos = 0;
+        this.wlen = total;
+        this.progress.bytes += n as u64;
+        this.stats.bytes_tx.fetch_add(n as u64, Ordering::Relaxed);
+        if let Poll::Ready(Err(e)) = this.poll_drain(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_drain(cx))?;
+        Pin::new(&mut this.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_drain(cx))?;
+        Pin::new(&mut this.io).poll_close(cx)
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.ctx.registry.remove(self.id);
+        self.ctx.shared.streams_open.fetch_sub(1, Ordering::Relaxed);
+        if self.inbound {
+            self.ctx.inbound_streams.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
