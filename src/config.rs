@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     pub node: NodeConfig,
     pub api: ApiConfig,
+    pub transport: cairn_transport::TransportConfig,
 }
 
 /// The local HTTP API that the CLI and the dashboard use.
@@ -84,6 +85,44 @@ log = "info"
 # Loopback address of the local HTTP API used by the CLI and the dashboard.
 # Requests need the token in api.token. Port 0 picks a free port.
 listen = "127.0.0.1:7342"
+
+[transport]
+# Largest plaintext of one per-stream frame, bytes (1024 ..= 1048576).
+max_frame_size = 65536
+# Streams open at once on one connection, each way (control stream not counted).
+max_streams_per_connection = 1024
+# Total yamux receive window of one connection, bytes (raised to at least
+# 256 KiB per allowed stream).
+yamux_max_connection_window = 268435456
+# Time allowed for the TCP connect plus the Noise handshake, ms.
+handshake_timeout_ms = 10000
+# A connection that receives nothing for this long is closed, ms.
+idle_timeout_ms = 120000
+# Time a stream opener has to send its protocol header, ms.
+stream_header_timeout_ms = 10000
+# Connections at once, all peers together.
+max_connections = 4096
+# Connections at once from one remote IP address.
+max_connections_per_ip = 64
+# Connections waiting to be accepted before new ones are dropped.
+accept_queue = 128
+# Streams waiting to be accepted before new ones are reset.
+stream_accept_queue = 256
+# A sender rotates its stream key after this many bytes (0 = never) ...
+rotate_after_bytes = 4194304
+# ... or after this long, ms (0 = never), whichever comes first.
+rotate_after_ms = 60000
+# The control stream runs a fresh X25519 exchange this often, ms.
+control_ratchet_interval_ms = 60000
+# Control-stream ping interval (round-trip time), ms.
+ping_interval_ms = 15000
+# Cipher of the streams this node sends on: "aes-256-gcm" or "chacha20-poly1305".
+default_cipher = "aes-256-gcm"
+# Rule breaks from one IP within offense_window_ms that earn a ban ...
+offenses_before_ban = 3
+offense_window_ms = 600000
+# ... and how long a banned IP is refused, ms.
+ban_cooldown_ms = 600000
 "#;
 
 /// Why the configuration could not be loaded.

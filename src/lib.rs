@@ -8,5 +8,6 @@ pub mod api;
 pub mod config;
 pub mod datadir;
 pub mod keyfile;
-pub mod node_id;
+pub mod logging;
+pub mod node;
 pub mod ticket;

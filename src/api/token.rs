@@ -23,7 +23,9 @@ pub enum TokenError {
         path: std::path::PathBuf,
         source: io::Error,
     },
-    #[error("the API token {path} is malformed (expected 64 hex characters); delete it to make a new one")]
+    #[error(
+        "the API token {path} is malformed (expected 64 hex characters); delete it to make a new one"
+    )]
     Malformed { path: std::path::PathBuf },
 }
 
@@ -109,7 +111,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(dir.path().join(FILE)).unwrap().permissions().mode();
+            let mode = fs::metadata(dir.path().join(FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }
@@ -118,6 +123,9 @@ mod tests {
     fn a_malformed_token_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(FILE), "nope\n").unwrap();
-        assert!(matches!(Token::load(dir.path()), Err(TokenError::Malformed { .. })));
+        assert!(matches!(
+            Token::load(dir.path()),
+            Err(TokenError::Malformed { .. })
+        ));
     }
 }

@@ -24,10 +24,15 @@ pub struct DaemonArgs {
 pub fn daemon(dd: &DataDir, args: DaemonArgs, out: Output) -> Result<()> {
     let config = dd.config()?;
     cairn::logging::init(&config.node.log);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let shutdown = CancellationToken::new();
-        tokio::spawn(stop_on_signal(shutdown.clone()));
+        // Handlers are registered before the node starts, so a signal that
+        // arrives right after the ready line is never lost.
+        let signals = Signals::register()?;
+        tokio::spawn(signals.cancel_on_signal(shutdown.clone()));
         let opts = NodeOptions {
             listen: (!args.listen.is_empty()).then_some(args.listen),
             api_listen: args.api_listen,
@@ -47,30 +52,41 @@ pub fn daemon(dd: &DataDir, args: DaemonArgs, out: Output) -> Result<()> {
             use std::io::Write;
             let _ = std::io::stdout().flush();
         })
-        .await
-    })?;
-    Ok(())
+        .await?;
+        anyhow::Ok(())
+    })
 }
 
-async fn stop_on_signal(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Ctrl-C and SIGTERM, registered eagerly.
+struct Signals {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    shutdown.cancel();
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                int: signal(SignalKind::interrupt())?,
+                term: signal(SignalKind::terminate())?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    shutdown.cancel();
+
+    async fn cancel_on_signal(mut self, shutdown: CancellationToken) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        shutdown.cancel();
+    }
 }

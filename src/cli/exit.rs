@@ -43,10 +43,10 @@ pub fn code_of(err: &anyhow::Error) -> Code {
 }
 
 fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
-    use cairn::datadir::DataDirError;
-    use cairn::keyfile::KeyFileError;
     use cairn::api::client::ClientError;
     use cairn::api::types::ApiErrorKind;
+    use cairn::datadir::DataDirError;
+    use cairn::keyfile::KeyFileError;
     if let Some(e) = cause.downcast_ref::<ClientError>() {
         return Some(match e.api_kind() {
             Some(ApiErrorKind::NotFound) => Code::NotFound,
@@ -56,8 +56,12 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
             _ => Code::Daemon,
         });
     }
-    if let Some(cairn::node::NodeError::Locked(_)) = cause.downcast_ref::<cairn::node::NodeError>() {
-        return Some(Code::Daemon);
+    if let Some(e) = cause.downcast_ref::<cairn::node::NodeError>() {
+        return match e {
+            cairn::node::NodeError::Locked(_) => Some(Code::Daemon),
+            cairn::node::NodeError::DataDir(d) => classify(d),
+            _ => None,
+        };
     }
     if cause.downcast_ref::<cairn::ticket::TicketError>().is_some() {
         return Some(Code::InvalidInput);

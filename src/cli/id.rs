@@ -4,8 +4,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use cairn::datadir::DataDir;
-use cairn::node_id::NodeId;
 use cairn::ticket::Ticket;
+use cairn_transport::Identity;
 
 use super::Output;
 
@@ -22,7 +22,9 @@ pub fn init(dd: &DataDir, out: Output) -> Result<()> {
     let report = InitReport {
         data_dir: dd.root().display().to_string(),
         created,
-        node_id: NodeId::from_identity_secret(&keys.identity).to_string(),
+        node_id: Identity::from_secret_bytes(*keys.identity, *keys.noise_static)
+            .node_id()
+            .to_string(),
     };
     out.print(&report, |r| {
         if r.created {
@@ -47,7 +49,7 @@ struct IdReport {
 pub fn id(dd: &DataDir, out: Output) -> Result<()> {
     let keys = dd.keys()?;
     let config = dd.config()?;
-    let node_id = NodeId::from_identity_secret(&keys.identity);
+    let node_id = Identity::from_secret_bytes(*keys.identity, *keys.noise_static).node_id();
     let addrs = cairn::addrs::announce_addrs(&config.node);
     let ticket = Ticket {
         node_id: *node_id.as_bytes(),

@@ -10,7 +10,9 @@ use super::Output;
 
 pub fn status(dd: &DataDir, out: Output) -> Result<()> {
     let client = ApiClient::for_data_dir(dd.root())?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let status: Status = runtime.block_on(client.get("/v1/status"))?;
     out.print(&status, |s| {
         format!(

@@ -93,7 +93,10 @@ pub async fn run(
     for addr in &listen {
         let ep = Endpoint::bind(identity.clone(), config.transport.clone(), *addr)
             .await
-            .map_err(|source| NodeError::Listen { addr: *addr, source })?;
+            .map_err(|source| NodeError::Listen {
+                addr: *addr,
+                source,
+            })?;
         endpoints.push(ep);
     }
     let bound: Vec<SocketAddr> = endpoints.iter().map(|e| e.local_addr()).collect();
@@ -156,7 +159,11 @@ pub async fn run(
     Ok(())
 }
 
-async fn serve_api(listener: tokio::net::TcpListener, state: ApiState, shutdown: CancellationToken) {
+async fn serve_api(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    shutdown: CancellationToken,
+) {
     if let Err(e) = api_server::serve(listener, state, shutdown).await {
         warn!(error = %e, "local API stopped with an error");
     }
@@ -202,7 +209,9 @@ async fn serve_connection(conn: Connection, router: Router, shutdown: Cancellati
             stream,
         }) {
             Routed::Delivered => {}
-            Routed::UnknownProtocol => debug!(%peer, %protocol, "stream for an unknown protocol closed"),
+            Routed::UnknownProtocol => {
+                debug!(%peer, %protocol, "stream for an unknown protocol closed")
+            }
             Routed::Busy => warn!(%peer, %protocol, "service busy: stream dropped"),
             Routed::Closed => debug!(%peer, %protocol, "service stopped: stream dropped"),
         }
