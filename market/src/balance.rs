@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::types::{ArithmeticError, Balance, Credits, NodeId, Timestamp};
+use crate::types::{Balance, Credits, NodeId, Timestamp};
 
 /// What one counterparty and the ledger's owner owe each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -34,30 +34,6 @@ pub struct Balances {
 }
 
 impl Balances {
-    /// Record credit earned from `peer`.
-    pub(crate) fn earn(&mut self, peer: NodeId, c: Credits, at: Timestamp) -> Result<(), ArithmeticError> {
-        let e = self.per_counterparty.entry(peer).or_default();
-        let earned = e.earned.checked_add(c)?;
-        let net = e.net.credit(c)?;
-        let total = self.total.credit(c)?;
-        e.earned = earned;
-        e.net = net;
-        e.last_receipt = e.last_receipt.max(at);
-        self.total = total;
-        Ok(())
-    }
-    /// Record credit spent with `peer`.
-    pub(crate) fn spend(&mut self, peer: NodeId, c: Credits, at: Timestamp) -> Result<(), ArithmeticError> {
-        let e = self.per_counterparty.entry(peer).or_default();
-        let spent = e.spent.checked_add(c)?;
-        let net = e.net.debit(c)?;
-        let total = self.total.debit(c)?;
-        e.spent = spent;
-        e.net = net;
-        e.last_receipt = e.last_receipt.max(at);
-        self.total = total;
-        Ok(())
-    }
     /// Net balance with one peer (zero if none).
     pub fn with(&self, peer: &NodeId) -> Balance {
         self.per_counterparty.get(peer).map(|b| b.net).unwrap_or_default()

@@ -391,3 +391,36 @@ pub fn adjudicate(job: &Hash32, reports: &[JobReport]) -> JobVerdict {
         _ => JobVerdict::Unresolved,
     }
 }
+
+/// A compute-bound sample module (written in WAT): FNV-1a over input 0 (up to 4 KiB),
+/// repeated `rounds` times, writing the 8-byte hash. Used by the simulation, the tests
+/// and the benchmark.
+pub fn fnv_module(rounds: u32) -> Vec<u8> {
+    let wat = format!(
+        r#"(module
+  (import "cairn" "input_read" (func $input_read (param i32 i32 i32 i32) (result i32)))
+  (import "cairn" "output_write" (func $output_write (param i32 i32)))
+  (memory (export "memory") 1)
+  (func (export "run")
+    (local $n i32) (local $i i32) (local $h i64) (local $r i32)
+    (local.set $n (call $input_read (i32.const 0) (i32.const 0) (i32.const 16) (i32.const 4096)))
+    (local.set $h (i64.const 0xcbf29ce484222325))
+    (block $done
+      (loop $outer
+        (br_if $done (i32.ge_u (local.get $r) (i32.const {rounds})))
+        (local.set $i (i32.const 0))
+        (block $inner_done
+          (loop $inner
+            (br_if $inner_done (i32.ge_u (local.get $i) (local.get $n)))
+            (local.set $h (i64.mul (i64.xor (local.get $h) (i64.load8_u offset=16 (local.get $i)))
+                                   (i64.const 0x100000001b3)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $inner)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $outer)))
+    (i64.store (i32.const 0) (local.get $h))
+    (call $output_write (i32.const 0) (i32.const 8))))"#
+    );
+    // The text is fixed above; only the round count varies, so it always parses.
+    wat::parse_str(wat).unwrap_or_default()
+}

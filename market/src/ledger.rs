@@ -12,11 +12,11 @@ use ed25519_dalek::SigningKey;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::balance::Balances;
+use crate::balance::{Balances, CounterpartyBalance};
 use crate::codec::DecodeError;
 use crate::entry::{Entry, EntryBody, SignedHead};
 use crate::receipt::ReceiptSigError;
-use crate::types::{ArithmeticError, Hash32, Price, PublicKey, Sig, SignatureError, Timestamp};
+use crate::types::{ArithmeticError, Balance, Hash32, NodeId, Price, PublicKey, Sig, SignatureError, Timestamp};
 
 /// Why a ledger entry, segment or head is refused. Every variant that concerns an
 /// entry names its sequence number.
@@ -275,6 +275,19 @@ impl ChainChecker {
         later: &[Entry],
         sigs: &mut Vec<PendingSig>,
     ) -> Result<(), LedgerError> {
+        let step = self.prepare(entry, hash, later, sigs)?;
+        self.apply(step);
+        Ok(())
+    }
+
+    /// Check without changing anything; [`ChainChecker::apply`] commits the result.
+    pub(crate) fn prepare(
+        &self,
+        entry: &Entry,
+        hash: Hash32,
+        later: &[Entry],
+        sigs: &mut Vec<PendingSig>,
+    ) -> Result<Step, LedgerError> {
         let expected = self.next_seq;
         if entry.seq != expected {
             if self.seen_entries.contains(&hash) {
@@ -295,11 +308,10 @@ impl ChainChecker {
         if entry.time < self.last_time {
             return Err(LedgerError::TimeWentBackwards { seq });
         }
-        let mut new_balances = None;
-        let mut new_channel = None;
-        let mut new_price = None;
-        let mut receipt_id = None;
-        let sigs_before = sigs.len();
+        if self.seen_entries.contains(&hash) {
+            return Err(LedgerError::DuplicateEntry { seq });
+        }
+        let mut step = Step { seq, hash, time: entry.time, balance: None, channel: None, price: None, receipt: None };
         match &entry.body {
             EntryBody::Receipt(sr) => {
                 let r = &sr.receipt;
@@ -325,11 +337,15 @@ impl ChainChecker {
                 let chan = (r.provider, r.consumer);
                 match self.channels.get(&chan) {
                     Some(&(last_seq, last_id)) => {
-                        if r.seq <= last_seq || (r.seq == last_seq + 1 && r.prev != last_id) {
+                        if r.seq <= last_seq || (r.seq == last_seq.saturating_add(1) && r.prev != last_id) {
                             return Err(LedgerError::ReceiptChainFork { seq, receipt_seq: r.seq });
                         }
-                        if r.seq != last_seq + 1 {
-                            return Err(LedgerError::ReceiptChainGap { seq, expected: last_seq + 1, found: r.seq });
+                        if r.seq != last_seq.saturating_add(1) {
+                            return Err(LedgerError::ReceiptChainGap {
+                                seq,
+                                expected: last_seq.saturating_add(1),
+                                found: r.seq,
+                            });
                         }
                     }
                     None if self.genesis => {
@@ -342,16 +358,24 @@ impl ChainChecker {
                     }
                     None => {}
                 }
-                let mut b = self.balances.clone();
-                let res = if r.provider == self.owner {
-                    b.earn(r.consumer.node_id(), r.credits, entry.time)
+                let (peer, earned) =
+                    if r.provider == self.owner { (r.consumer.node_id(), true) } else { (r.provider.node_id(), false) };
+                let mut line = self.balances.per_counterparty.get(&peer).copied().unwrap_or_default();
+                let mut total = self.balances.total;
+                let ar = |error| LedgerError::Arithmetic { seq, error };
+                if earned {
+                    line.earned = line.earned.checked_add(r.credits).map_err(ar)?;
+                    line.net = line.net.credit(r.credits).map_err(ar)?;
+                    total = total.credit(r.credits).map_err(ar)?;
                 } else {
-                    b.spend(r.provider.node_id(), r.credits, entry.time)
-                };
-                res.map_err(|error| LedgerError::Arithmetic { seq, error })?;
-                new_balances = Some(b);
-                new_channel = Some((chan, (r.seq, id)));
-                receipt_id = Some(id);
+                    line.spent = line.spent.checked_add(r.credits).map_err(ar)?;
+                    line.net = line.net.debit(r.credits).map_err(ar)?;
+                    total = total.debit(r.credits).map_err(ar)?;
+                }
+                line.last_receipt = line.last_receipt.max(entry.time);
+                step.balance = Some((peer, line, total));
+                step.channel = Some((chan, (r.seq, id)));
+                step.receipt = Some(id);
                 sigs.push(PendingSig {
                     msg: msg.clone(),
                     key: r.consumer,
@@ -367,35 +391,47 @@ impl ChainChecker {
                     return Err(LedgerError::NotContractParty { seq });
                 }
                 let msg = c.signed_message();
-                new_price = Some((Hash32::of(&msg), c.price));
+                step.price = Some((Hash32::of(&msg), c.price));
                 sigs.push(PendingSig { msg: msg.clone(), key: c.renter, sig: sc.renter_sig, seq, kind: SigKind::Contract });
                 sigs.push(PendingSig { msg, key: c.host, sig: sc.host_sig, seq, kind: SigKind::Contract });
             }
             EntryBody::Audit(_) | EntryBody::ContractClosed { .. } => {}
         }
-        if self.seen_entries.contains(&hash) {
-            sigs.truncate(sigs_before);
-            return Err(LedgerError::DuplicateEntry { seq });
+        Ok(step)
+    }
+
+    /// Commit a prepared step.
+    pub(crate) fn apply(&mut self, step: Step) {
+        self.seen_entries.insert(step.hash);
+        if let Some((peer, line, total)) = step.balance {
+            self.balances.per_counterparty.insert(peer, line);
+            self.balances.total = total;
         }
-        // Commit.
-        self.seen_entries.insert(hash);
-        if let Some(b) = new_balances {
-            self.balances = b;
-        }
-        if let Some((k, v)) = new_channel {
+        if let Some((k, v)) = step.channel {
             self.channels.insert(k, v);
         }
-        if let Some((k, v)) = new_price {
+        if let Some((k, v)) = step.price {
             self.prices.insert(k, v);
         }
-        if let Some(id) = receipt_id {
+        if let Some(id) = step.receipt {
             self.seen_receipts.insert(id);
         }
-        self.next_seq = seq.saturating_add(1);
-        self.last_hash = hash;
-        self.last_time = entry.time;
-        Ok(())
+        self.next_seq = step.seq.saturating_add(1);
+        self.last_hash = step.hash;
+        self.last_time = step.time;
     }
+}
+
+/// The effect of one checked entry, not yet committed.
+#[derive(Debug)]
+pub(crate) struct Step {
+    seq: u64,
+    hash: Hash32,
+    time: Timestamp,
+    balance: Option<(NodeId, CounterpartyBalance, Balance)>,
+    channel: Option<((PublicKey, PublicKey), (u64, Hash32))>,
+    price: Option<(Hash32, Price)>,
+    receipt: Option<Hash32>,
 }
 
 /// A node's own ledger: an append-only hash chain it alone writes.
@@ -422,12 +458,11 @@ impl Ledger {
         let entry = Entry { seq: self.checker.next_seq(), prev: self.checker.last_hash(), time, body };
         let hash = entry.hash();
         let mut sigs = Vec::new();
-        let mut next = self.checker.clone();
-        next.check(&entry, hash, &[], &mut sigs)?;
+        let step = self.checker.prepare(&entry, hash, &[], &mut sigs)?;
         for p in &sigs {
             p.key.verify(&p.msg, &p.sig).map_err(|e| p.error(e))?;
         }
-        self.checker = next;
+        self.checker.apply(step);
         self.entries.push(entry);
         self.hashes.push(hash);
         Ok(hash)
