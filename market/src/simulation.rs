@@ -949,3 +949,60 @@ impl Sim {
         }
     }
 }
+
+/// A valid exported segment of `receipts` receipts between two parties (alternating
+/// who provides), with a contract at the start: a sample for `cairn ledger verify`,
+/// the tests and the benchmark. Deterministic for a seed.
+pub fn sample_segment(seed: u64, receipts: usize) -> Vec<u8> {
+    let (owner_key, ledger) = sample_ledger(seed, receipts);
+    let end = ledger.entries().last().map(|e| e.time).unwrap_or(Timestamp(START));
+    ledger.export_segment(&owner_key, 0, end, &[]).unwrap_or_default()
+}
+
+/// The ledger behind [`sample_segment`], and its owner's key.
+pub fn sample_ledger(seed: u64, receipts: usize) -> (SigningKey, Ledger) {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let a = SigningKey::from_bytes(&rng.r#gen());
+    let b = SigningKey::from_bytes(&rng.r#gen());
+    let (pa, pb) = (PublicKey::of(&a), PublicKey::of(&b));
+    let mut ledger = Ledger::new(pa);
+    let contract = Contract {
+        renter: pb,
+        host: pa,
+        nonce: 1,
+        resource: ResourceKind::Bandwidth,
+        blocks: Vec::new(),
+        budget: Quantity(u64::MAX),
+        start: Timestamp(START),
+        duration: 86_400 * 365,
+        price: BANDWIDTH_PRICE,
+        audit_interval: 0,
+        audit_chunks: 0,
+    };
+    let cid = contract.id();
+    let _ = ledger.append(Timestamp(START), EntryBody::ContractOpened(contract.sign(&b, &a)));
+    let mut chans: BTreeMap<bool, (u64, Hash32)> = BTreeMap::new();
+    for i in 0..receipts {
+        let a_provides = i % 3 != 2;
+        let (pk, ck, prov, cons) = if a_provides { (&a, &b, pa, pb) } else { (&b, &a, pb, pa) };
+        let (last, prev) = chans.get(&a_provides).copied().unwrap_or((0, Hash32::ZERO));
+        let amount = rng.gen_range(1..1_000_000u64);
+        let t = Timestamp(START + i as u64 + 1);
+        let r = Receipt {
+            provider: prov,
+            consumer: cons,
+            resource: ResourceKind::Bandwidth,
+            amount: Quantity(amount),
+            credits: BANDWIDTH_PRICE.cost(Quantity(amount)).unwrap_or_default(),
+            period_start: Timestamp(t.0 - 1),
+            period_end: t,
+            contract: if a_provides { cid } else { Hash32::ZERO },
+            seq: last + 1,
+            prev,
+        };
+        chans.insert(a_provides, (last + 1, r.id()));
+        let csig = r.sign_as_consumer(ck);
+        let _ = ledger.append(t, EntryBody::Receipt(r.countersign(csig, pk)));
+    }
+    (a, ledger)
+}
