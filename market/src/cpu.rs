@@ -23,8 +23,9 @@ use std::collections::BTreeMap;
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
 use thiserror::Error;
-use wasmi::errors::ErrorKind;
-use wasmi::{Caller, Config, Engine, EnforcedLimits, Linker, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, TrapCode};
+use wasmi::errors::{ErrorKind, MemoryError, TableError};
+use wasmi_core::LimiterError;
+use wasmi::{Caller, ResourceLimiter, Config, Engine, EnforcedLimits, Linker, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, TrapCode};
 
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::types::{BlockId, Hash32, PublicKey, Sig, SignatureError, read_hash, read_pk, read_sig};
@@ -148,7 +149,43 @@ struct HostState {
     output: Vec<u8>,
     max_output: usize,
     output_overflow: bool,
-    limits: StoreLimits,
+    limits: JobLimiter,
+}
+
+/// wasmi's [`StoreLimits`], remembering whether it denied memory, so that a memory
+/// limit is reported as such whether it hit at instantiation or at `memory.grow`.
+struct JobLimiter {
+    inner: StoreLimits,
+    memory_denied: bool,
+}
+
+impl ResourceLimiter for JobLimiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> Result<bool, LimiterError> {
+        let r = self.inner.memory_growing(current, desired, maximum);
+        if !matches!(r, Ok(true)) {
+            self.memory_denied = true;
+        }
+        r
+    }
+    fn memory_grow_failed(&mut self, error: &MemoryError) -> Result<(), LimiterError> {
+        self.memory_denied = true;
+        self.inner.memory_grow_failed(error)
+    }
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> Result<bool, LimiterError> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+    fn table_grow_failed(&mut self, error: &TableError) -> Result<(), LimiterError> {
+        self.inner.table_grow_failed(error)
+    }
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
 }
 
 fn memory_of(caller: &Caller<'_, HostState>) -> Result<Memory, wasmi::Error> {
@@ -187,32 +224,40 @@ pub fn execute(job: &Job, module: &[u8], inputs: &[&[u8]]) -> Result<ExecOutcome
         output: Vec::new(),
         max_output: job.max_output as usize,
         output_overflow: false,
-        limits: StoreLimitsBuilder::new()
-            .memory_size(job.memory_limit as usize)
-            .memories(1)
-            .tables(1)
-            .instances(1)
-            .trap_on_grow_failure(true)
-            .build(),
+        limits: JobLimiter {
+            inner: StoreLimitsBuilder::new()
+                .memory_size(job.memory_limit as usize)
+                .memories(1)
+                .tables(1)
+                .instances(1)
+                .trap_on_grow_failure(true)
+                .build(),
+            memory_denied: false,
+        },
     };
     let mut store = Store::new(&engine, state);
     store.limiter(|s| &mut s.limits);
     store.set_fuel(job.fuel_limit).map_err(|e| ExecError::Trap(e.to_string()))?;
     let linker = linker(&engine)?;
-    let instance = linker.instantiate_and_start(&mut store, &module).map_err(|e| classify(&e, job, false))?;
+    let instance = linker
+        .instantiate_and_start(&mut store, &module)
+        .map_err(|e| classify(&e, job, false, store.data().limits.memory_denied))?;
     let run = instance.get_typed_func::<(), ()>(&store, "run").map_err(|_| ExecError::MissingEntry)?;
     let result = run.call(&mut store, ());
     let fuel_left = store.get_fuel().unwrap_or(0);
     if let Err(e) = result {
-        return Err(classify(&e, job, store.data().output_overflow));
+        return Err(classify(&e, job, store.data().output_overflow, store.data().limits.memory_denied));
     }
     let output = std::mem::take(&mut store.data_mut().output);
     Ok(ExecOutcome { output_hash: Hash32::of(&output), fuel_used: job.fuel_limit.saturating_sub(fuel_left), output })
 }
 
-fn classify(e: &wasmi::Error, job: &Job, output_overflow: bool) -> ExecError {
+fn classify(e: &wasmi::Error, job: &Job, output_overflow: bool, memory_denied: bool) -> ExecError {
     if output_overflow {
         return ExecError::OutputLimit;
+    }
+    if memory_denied {
+        return ExecError::MemoryLimit;
     }
     match e.kind() {
         ErrorKind::TrapCode(TrapCode::OutOfFuel) => ExecError::OutOfFuel { limit: job.fuel_limit },
