@@ -426,7 +426,7 @@ pub fn adjudicate(job: &Hash32, reports: &[JobReport]) -> JobVerdict {
         return JobVerdict::NeedsThirdRun;
     }
     let mut sizes: Vec<(usize, (Hash32, u64))> = groups.iter().map(|(k, v)| (v.len(), *k)).collect();
-    sizes.sort_by(|a, b| b.0.cmp(&a.0));
+    sizes.sort_by_key(|s| std::cmp::Reverse(s.0));
     match sizes.as_slice() {
         [(top, key), rest @ ..] if *top >= 2 && rest.iter().all(|(n, _)| n < top) => {
             let odd_ones_out =

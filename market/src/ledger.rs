@@ -324,11 +324,10 @@ impl ChainChecker {
                 if r.period_end < r.period_start {
                     return Err(LedgerError::ReceiptTerms { seq });
                 }
-                if let Some(price) = self.prices.get(&r.contract) {
-                    if !r.check_price(*price).map_err(|error| LedgerError::Arithmetic { seq, error })? {
+                if let Some(price) = self.prices.get(&r.contract)
+                    && !r.check_price(*price).map_err(|error| LedgerError::Arithmetic { seq, error })? {
                         return Err(LedgerError::ReceiptTerms { seq });
                     }
-                }
                 let msg = r.signed_message();
                 let id = Hash32::of(&msg);
                 if self.seen_receipts.contains(&id) {

@@ -76,11 +76,10 @@ impl UptimeLog {
         if end < start {
             return Err(UptimeError::Inverted);
         }
-        if let Some(&(_, last_end)) = self.intervals.last() {
-            if start < last_end {
+        if let Some(&(_, last_end)) = self.intervals.last()
+            && start < last_end {
                 return Err(UptimeError::OutOfOrder);
             }
-        }
         self.intervals.push((start, end));
         Ok(())
     }

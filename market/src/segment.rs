@@ -283,8 +283,7 @@ fn check_segment(seg: &Segment) -> (usize, Option<LedgerError>, Balances) {
             head_pending = Some(seg.head);
         }
     }
-    if let Some(bad) = first_bad_signature(&sigs) {
-        let p = &sigs[bad];
+    if let Some((bad, p)) = first_bad_signature(&sigs).and_then(|i| Some((i, sigs.get(i)?))) {
         let idx = snapshots.iter().rposition(|&s| s <= bad).unwrap_or(0);
         let err = p.error(p.key.verifying_key().err().unwrap_or(SignatureError::Invalid));
         return (idx, Some(err), prefix_balances(seg, idx));
@@ -292,11 +291,10 @@ fn check_segment(seg: &Segment) -> (usize, Option<LedgerError>, Balances) {
     if let Some((i, err)) = structural {
         return (i, Some(err), checker.balances().clone());
     }
-    if let Some(h) = head_pending {
-        if let Err(e) = h.verify() {
+    if let Some(h) = head_pending
+        && let Err(e) = h.verify() {
             return (limit, Some(LedgerError::HeadSignature(e)), checker.balances().clone());
         }
-    }
     (limit, None, checker.balances().clone())
 }
 

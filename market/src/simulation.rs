@@ -478,11 +478,10 @@ impl Sim {
     fn append(&mut self, i: usize, now: Timestamp, body: EntryBody) {
         if self.nodes[i].role == Role::Equivocator && self.nodes[i].fork.is_none() {
             // Fork just before the first debt, to show some peers a clean history.
-            if let EntryBody::Receipt(r) = &body {
-                if r.receipt.consumer == self.nodes[i].pk {
+            if let EntryBody::Receipt(r) = &body
+                && r.receipt.consumer == self.nodes[i].pk {
                     self.nodes[i].fork = Some(self.nodes[i].ledger.clone());
                 }
-            }
         }
         if self.nodes[i].ledger.append(now, body).is_err() {
             self.ledger_errors += 1;
@@ -618,11 +617,10 @@ impl Sim {
                 let mut data = vec![0u8; self.cfg.block_len];
                 self.rng.fill(&mut data[..]);
                 let before = self.placements.len();
-                if self.place(renter, data, &used, now) {
-                    if let Some(p) = self.placements.get(before) {
+                if self.place(renter, data, &used, now)
+                    && let Some(p) = self.placements.get(before) {
                         used.insert(p.host);
                     }
-                }
             }
         }
     }
@@ -831,11 +829,10 @@ impl Sim {
             }
             // Ask one random peer for its head.
             let j = self.rng.gen_range(0..count);
-            if j != i {
-                if let Some(h) = self.head_for(j, i, now) {
+            if j != i
+                && let Some(h) = self.head_for(j, i, now) {
                     self.learn_head(i, j, h);
                 }
-            }
             // Compare notes with one random honest peer.
             let k = self.rng.gen_range(0..count);
             if k != i && self.role(k) == Role::Honest {
@@ -894,13 +891,12 @@ impl Sim {
             // An equivocator's segment carries the fork's head as evidence.
             let evidence: Vec<SignedHead> = n.fork.as_ref().and_then(|f| f.sign_head(&n.key, end)).into_iter().collect();
             let verdict = n.ledger.export_segment(&n.key, 0, end, &evidence).map(|b| verify_segment(&b));
-            if n.role == Role::Honest {
-                if let Some(v) = &verdict {
+            if n.role == Role::Honest
+                && let Some(v) = &verdict {
                     for line in &v.balances {
                         *honest_views.entry(line.node).or_default() += line.net.0;
                     }
                 }
-            }
             verdicts.push(verdict);
         }
         for (i, verdict) in verdicts.into_iter().enumerate() {
