@@ -33,7 +33,9 @@ fn segment(c: &mut Criterion) {
     let mut g = c.benchmark_group("segment_10k");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
     g.throughput(Throughput::Elements(ENTRIES as u64));
-    g.bench_function("verify_segment", |b| b.iter(|| assert!(verify_segment(black_box(&bytes)).valid)));
+    g.bench_function("verify_segment", |b| {
+        b.iter(|| assert!(verify_segment(black_box(&bytes)).valid))
+    });
     g.bench_function("baseline_ed25519_single_verify_all_signatures", |b| {
         b.iter(|| {
             for (m, k, s) in &sigs {
@@ -41,13 +43,22 @@ fn segment(c: &mut Criterion) {
             }
         })
     });
-    g.bench_function("baseline_blake3_segment_bytes", |b| b.iter(|| blake3::hash(black_box(&bytes))));
+    g.bench_function("baseline_blake3_segment_bytes", |b| {
+        b.iter(|| blake3::hash(black_box(&bytes)))
+    });
     g.finish();
-    eprintln!("segment: {} entries, {} bytes, {} signatures", ENTRIES, bytes.len(), sigs.len());
+    eprintln!(
+        "segment: {} entries, {} bytes, {} signatures",
+        ENTRIES,
+        bytes.len(),
+        sigs.len()
+    );
 }
 
 fn storage_proof(c: &mut Criterion) {
-    let data: Vec<u8> = (0..1u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let data: Vec<u8> = (0..1u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let id = Hash32::of(&data);
     let challenge = Challenge::derive(id, data.len() as u64, [42; 32], 4).expect("challenge");
     let p = proof::prove(&challenge, &data).expect("proof");
@@ -57,12 +68,21 @@ fn storage_proof(c: &mut Criterion) {
         challenge.chunks,
         p.to_bytes().len(),
         4 * 1024,
-        p.items.iter().filter(|i| matches!(i, proof::ProofItem::Subtree(_))).count()
+        p.items
+            .iter()
+            .filter(|i| matches!(i, proof::ProofItem::Subtree(_)))
+            .count()
     );
     let mut g = c.benchmark_group("storage_proof_1MiB_4_chunks");
-    g.bench_function("build", |b| b.iter(|| proof::prove(black_box(&challenge), black_box(&data)).expect("proof")));
-    g.bench_function("verify", |b| b.iter(|| proof::verify(black_box(&challenge), black_box(&p)).expect("ok")));
-    g.bench_function("baseline_blake3_whole_block", |b| b.iter(|| blake3::hash(black_box(&data))));
+    g.bench_function("build", |b| {
+        b.iter(|| proof::prove(black_box(&challenge), black_box(&data)).expect("proof"))
+    });
+    g.bench_function("verify", |b| {
+        b.iter(|| proof::verify(black_box(&challenge), black_box(&p)).expect("ok"))
+    });
+    g.bench_function("baseline_blake3_whole_block", |b| {
+        b.iter(|| blake3::hash(black_box(&data)))
+    });
     g.finish();
 }
 
@@ -79,24 +99,30 @@ fn wasm(c: &mut Criterion) {
             memory_limit: 1 << 20,
             max_output: 64,
         };
-        let fuel = cpu::execute(&job, &module, &[&input]).expect("runs").fuel_used;
+        let fuel = cpu::execute(&job, &module, &[&input])
+            .expect("runs")
+            .fuel_used;
         eprintln!("wasm: {rounds} rounds over 4 KiB use {fuel} fuel");
         g.throughput(Throughput::Elements(fuel));
         g.bench_with_input(BenchmarkId::new("execute_fuel", rounds), &rounds, |b, _| {
             b.iter(|| cpu::execute(black_box(&job), &module, &[&input]).expect("runs"))
         });
         // Baseline: the same FNV computation in native Rust.
-        g.bench_with_input(BenchmarkId::new("baseline_native_fnv", rounds), &rounds, |b, &r| {
-            b.iter(|| {
-                let mut h: u64 = 0xcbf29ce484222325;
-                for _ in 0..r {
-                    for &x in black_box(&input) {
-                        h = (h ^ u64::from(x)).wrapping_mul(0x100000001b3);
+        g.bench_with_input(
+            BenchmarkId::new("baseline_native_fnv", rounds),
+            &rounds,
+            |b, &r| {
+                b.iter(|| {
+                    let mut h: u64 = 0xcbf29ce484222325;
+                    for _ in 0..r {
+                        for &x in black_box(&input) {
+                            h = (h ^ u64::from(x)).wrapping_mul(0x100000001b3);
+                        }
                     }
-                }
-                h
-            })
-        });
+                    h
+                })
+            },
+        );
     }
     g.finish();
 }

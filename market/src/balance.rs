@@ -36,7 +36,10 @@ pub struct Balances {
 impl Balances {
     /// Net balance with one peer (zero if none).
     pub fn with(&self, peer: &NodeId) -> Balance {
-        self.per_counterparty.get(peer).map(|b| b.net).unwrap_or_default()
+        self.per_counterparty
+            .get(peer)
+            .map(|b| b.net)
+            .unwrap_or_default()
     }
 }
 
@@ -61,6 +64,12 @@ impl DebtDecay {
     }
     /// The total after decay at `now`.
     pub fn total(self, balances: &Balances, now: Timestamp) -> Balance {
-        Balance(balances.per_counterparty.values().map(|b| self.apply(b, now).0).fold(0i128, i128::saturating_add))
+        Balance(
+            balances
+                .per_counterparty
+                .values()
+                .map(|b| self.apply(b, now).0)
+                .fold(0i128, i128::saturating_add),
+        )
     }
 }

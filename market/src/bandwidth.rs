@@ -20,7 +20,10 @@ pub struct BandwidthPolicy {
 
 impl Default for BandwidthPolicy {
     fn default() -> Self {
-        BandwidthPolicy { payment_threshold: 4 << 20, disconnect_threshold: 16 << 20 }
+        BandwidthPolicy {
+            payment_threshold: 4 << 20,
+            disconnect_threshold: 16 << 20,
+        }
     }
 }
 
@@ -84,7 +87,10 @@ impl ServeAccount {
     /// The peer signed a receipt for `bytes` (its signatures are checked by the ledger).
     pub fn on_receipt(&mut self, bytes: u64) -> Result<(), BandwidthError> {
         if bytes > self.unreceipted {
-            return Err(BandwidthError::OverReceipt { receipted: bytes, owed: self.unreceipted });
+            return Err(BandwidthError::OverReceipt {
+                receipted: bytes,
+                owed: self.unreceipted,
+            });
         }
         self.unreceipted -= bytes;
         self.receipted = self.receipted.saturating_add(bytes);

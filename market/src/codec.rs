@@ -84,7 +84,9 @@ pub struct Writer {
 impl Writer {
     /// A writer that starts with `domain` and `version`.
     pub fn with_header(domain: &str, version: u8) -> Self {
-        let mut w = Writer { buf: Vec::with_capacity(256) };
+        let mut w = Writer {
+            buf: Vec::with_capacity(256),
+        };
         w.buf.extend_from_slice(domain.as_bytes());
         w.buf.push(version);
         w
@@ -136,7 +138,10 @@ impl<'a> Reader<'a> {
     /// A reader over `buf`, refusing inputs above `limit` bytes.
     pub fn new(buf: &'a [u8], limit: usize) -> Result<Self, DecodeError> {
         if buf.len() > limit {
-            return Err(DecodeError::TooLarge { len: buf.len(), limit });
+            return Err(DecodeError::TooLarge {
+                len: buf.len(),
+                limit,
+            });
         }
         Ok(Reader { buf, pos: 0 })
     }
@@ -150,14 +155,22 @@ impl<'a> Reader<'a> {
     }
     /// Take `n` raw bytes.
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let end = self.pos.checked_add(n).ok_or(DecodeError::Truncated { at: self.pos })?;
-        let s = self.buf.get(self.pos..end).ok_or(DecodeError::Truncated { at: self.pos })?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(DecodeError::Truncated { at: self.pos })?;
+        let s = self
+            .buf
+            .get(self.pos..end)
+            .ok_or(DecodeError::Truncated { at: self.pos })?;
         self.pos = end;
         Ok(s)
     }
     /// Check and consume a domain tag and version; returns the version.
     pub fn header(&mut self, domain: &'static str, max_version: u8) -> Result<u8, DecodeError> {
-        let tag = self.take(domain.len()).map_err(|_| DecodeError::WrongDomain { expected: domain })?;
+        let tag = self
+            .take(domain.len())
+            .map_err(|_| DecodeError::WrongDomain { expected: domain })?;
         if tag != domain.as_bytes() {
             return Err(DecodeError::WrongDomain { expected: domain });
         }
@@ -194,16 +207,29 @@ impl<'a> Reader<'a> {
     pub fn bytes(&mut self, what: &'static str, limit: usize) -> Result<&'a [u8], DecodeError> {
         let n = self.u32()? as usize;
         if n > limit {
-            return Err(DecodeError::CountTooLarge { what, count: n as u64, limit: limit as u64 });
+            return Err(DecodeError::CountTooLarge {
+                what,
+                count: n as u64,
+                limit: limit as u64,
+            });
         }
         self.take(n)
     }
     /// A count of at most `limit` items, each needing at least `min_item` bytes
     /// (so a lying count cannot make us allocate more than the input justifies).
-    pub fn count(&mut self, what: &'static str, limit: usize, min_item: usize) -> Result<usize, DecodeError> {
+    pub fn count(
+        &mut self,
+        what: &'static str,
+        limit: usize,
+        min_item: usize,
+    ) -> Result<usize, DecodeError> {
         let n = self.u32()? as usize;
         if n > limit {
-            return Err(DecodeError::CountTooLarge { what, count: n as u64, limit: limit as u64 });
+            return Err(DecodeError::CountTooLarge {
+                what,
+                count: n as u64,
+                limit: limit as u64,
+            });
         }
         if n.saturating_mul(min_item.max(1)) > self.remaining() {
             return Err(DecodeError::Truncated { at: self.pos });

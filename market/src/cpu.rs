@@ -24,8 +24,11 @@ use ed25519_dalek::SigningKey;
 use serde::Serialize;
 use thiserror::Error;
 use wasmi::errors::{ErrorKind, MemoryError, TableError};
+use wasmi::{
+    Caller, Config, EnforcedLimits, Engine, Linker, Memory, Module, ResourceLimiter, Store,
+    StoreLimits, StoreLimitsBuilder, TrapCode,
+};
 use wasmi_core::LimiterError;
-use wasmi::{Caller, ResourceLimiter, Config, Engine, EnforcedLimits, Linker, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, TrapCode};
 
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::types::{BlockId, Hash32, PublicKey, Sig, SignatureError, read_hash, read_pk, read_sig};
@@ -88,7 +91,13 @@ impl Job {
         for _ in 0..n {
             inputs.push(read_hash(&mut r)?);
         }
-        let job = Job { module, inputs, fuel_limit: r.u64()?, memory_limit: r.u32()?, max_output: r.u32()? };
+        let job = Job {
+            module,
+            inputs,
+            fuel_limit: r.u64()?,
+            memory_limit: r.u32()?,
+            max_output: r.u32()?,
+        };
         r.finish()?;
         if job.memory_limit > MAX_JOB_MEMORY || job.max_output > MAX_JOB_OUTPUT {
             return Err(DecodeError::InvalidValue { what: "job limits" });
@@ -160,7 +169,12 @@ struct JobLimiter {
 }
 
 impl ResourceLimiter for JobLimiter {
-    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> Result<bool, LimiterError> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<bool, LimiterError> {
         let r = self.inner.memory_growing(current, desired, maximum);
         if !matches!(r, Ok(true)) {
             self.memory_denied = true;
@@ -171,7 +185,12 @@ impl ResourceLimiter for JobLimiter {
         self.memory_denied = true;
         self.inner.memory_grow_failed(error)
     }
-    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> Result<bool, LimiterError> {
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<bool, LimiterError> {
         self.inner.table_growing(current, desired, maximum)
     }
     fn table_grow_failed(&mut self, error: &TableError) -> Result<(), LimiterError> {
@@ -189,7 +208,10 @@ impl ResourceLimiter for JobLimiter {
 }
 
 fn memory_of(caller: &Caller<'_, HostState>) -> Result<Memory, wasmi::Error> {
-    caller.get_export("memory").and_then(|e| e.into_memory()).ok_or_else(|| wasmi::Error::new("no memory export"))
+    caller
+        .get_export("memory")
+        .and_then(|e| e.into_memory())
+        .ok_or_else(|| wasmi::Error::new("no memory export"))
 }
 
 fn engine() -> Engine {
@@ -218,7 +240,8 @@ pub fn execute(job: &Job, module: &[u8], inputs: &[&[u8]]) -> Result<ExecOutcome
         return Err(ExecError::LimitsTooLarge);
     }
     let engine = engine();
-    let module = Module::new(&engine, module).map_err(|e| ExecError::InvalidModule(e.to_string()))?;
+    let module =
+        Module::new(&engine, module).map_err(|e| ExecError::InvalidModule(e.to_string()))?;
     let state = HostState {
         inputs: inputs.iter().map(|b| b.to_vec()).collect(),
         output: Vec::new(),
@@ -237,19 +260,32 @@ pub fn execute(job: &Job, module: &[u8], inputs: &[&[u8]]) -> Result<ExecOutcome
     };
     let mut store = Store::new(&engine, state);
     store.limiter(|s| &mut s.limits);
-    store.set_fuel(job.fuel_limit).map_err(|e| ExecError::Trap(e.to_string()))?;
+    store
+        .set_fuel(job.fuel_limit)
+        .map_err(|e| ExecError::Trap(e.to_string()))?;
     let linker = linker(&engine)?;
     let instance = linker
         .instantiate_and_start(&mut store, &module)
         .map_err(|e| classify(&e, job, false, store.data().limits.memory_denied))?;
-    let run = instance.get_typed_func::<(), ()>(&store, "run").map_err(|_| ExecError::MissingEntry)?;
+    let run = instance
+        .get_typed_func::<(), ()>(&store, "run")
+        .map_err(|_| ExecError::MissingEntry)?;
     let result = run.call(&mut store, ());
     let fuel_left = store.get_fuel().unwrap_or(0);
     if let Err(e) = result {
-        return Err(classify(&e, job, store.data().output_overflow, store.data().limits.memory_denied));
+        return Err(classify(
+            &e,
+            job,
+            store.data().output_overflow,
+            store.data().limits.memory_denied,
+        ));
     }
     let output = std::mem::take(&mut store.data_mut().output);
-    Ok(ExecOutcome { output_hash: Hash32::of(&output), fuel_used: job.fuel_limit.saturating_sub(fuel_left), output })
+    Ok(ExecOutcome {
+        output_hash: Hash32::of(&output),
+        fuel_used: job.fuel_limit.saturating_sub(fuel_left),
+        output,
+    })
 }
 
 fn classify(e: &wasmi::Error, job: &Job, output_overflow: bool, memory_denied: bool) -> ExecError {
@@ -260,10 +296,16 @@ fn classify(e: &wasmi::Error, job: &Job, output_overflow: bool, memory_denied: b
         return ExecError::MemoryLimit;
     }
     match e.kind() {
-        ErrorKind::TrapCode(TrapCode::OutOfFuel) => ExecError::OutOfFuel { limit: job.fuel_limit },
-        ErrorKind::TrapCode(TrapCode::GrowthOperationLimited) | ErrorKind::Memory(_) => ExecError::MemoryLimit,
+        ErrorKind::TrapCode(TrapCode::OutOfFuel) => ExecError::OutOfFuel {
+            limit: job.fuel_limit,
+        },
+        ErrorKind::TrapCode(TrapCode::GrowthOperationLimited) | ErrorKind::Memory(_) => {
+            ExecError::MemoryLimit
+        }
         ErrorKind::TrapCode(t) => ExecError::Trap(t.to_string()),
-        ErrorKind::Linker(_) | ErrorKind::Instantiation(_) => ExecError::InvalidModule(e.to_string()),
+        ErrorKind::Linker(_) | ErrorKind::Instantiation(_) => {
+            ExecError::InvalidModule(e.to_string())
+        }
         _ => ExecError::Trap(e.to_string()),
     }
 }
@@ -275,22 +317,39 @@ fn linker(engine: &Engine) -> Result<Linker<HostState>, ExecError> {
         i32::try_from(c.data().inputs.len()).unwrap_or(i32::MAX)
     })
     .map_err(err)?;
-    l.func_wrap("cairn", "input_len", |c: Caller<'_, HostState>, idx: i32| -> i32 {
-        usize::try_from(idx)
-            .ok()
-            .and_then(|i| c.data().inputs.get(i))
-            .map(|b| i32::try_from(b.len()).unwrap_or(i32::MAX))
-            .unwrap_or(-1)
-    })
+    l.func_wrap(
+        "cairn",
+        "input_len",
+        |c: Caller<'_, HostState>, idx: i32| -> i32 {
+            usize::try_from(idx)
+                .ok()
+                .and_then(|i| c.data().inputs.get(i))
+                .map(|b| i32::try_from(b.len()).unwrap_or(i32::MAX))
+                .unwrap_or(-1)
+        },
+    )
     .map_err(err)?;
     l.func_wrap(
         "cairn",
         "input_read",
-        |mut c: Caller<'_, HostState>, idx: i32, offset: i32, ptr: i32, len: i32| -> Result<i32, wasmi::Error> {
+        |mut c: Caller<'_, HostState>,
+         idx: i32,
+         offset: i32,
+         ptr: i32,
+         len: i32|
+         -> Result<i32, wasmi::Error> {
             let mem = memory_of(&c)?;
-            let (i, off, p, n) = (idx as u32 as usize, offset as u32 as usize, ptr as u32 as usize, len as u32 as usize);
+            let (i, off, p, n) = (
+                idx as u32 as usize,
+                offset as u32 as usize,
+                ptr as u32 as usize,
+                len as u32 as usize,
+            );
             let (data, state) = mem.data_and_store_mut(&mut c);
-            let input = state.inputs.get(i).ok_or_else(|| wasmi::Error::new("no such input"))?;
+            let input = state
+                .inputs
+                .get(i)
+                .ok_or_else(|| wasmi::Error::new("no such input"))?;
             let src = input.get(off.min(input.len())..).unwrap_or(&[]);
             let k = n.min(src.len());
             let dst = data
@@ -301,20 +360,24 @@ fn linker(engine: &Engine) -> Result<Linker<HostState>, ExecError> {
         },
     )
     .map_err(err)?;
-    l.func_wrap("cairn", "output_write", |mut c: Caller<'_, HostState>, ptr: i32, len: i32| -> Result<(), wasmi::Error> {
-        let mem = memory_of(&c)?;
-        let (p, n) = (ptr as u32 as usize, len as u32 as usize);
-        let (data, state) = mem.data_and_store_mut(&mut c);
-        if state.output.len().saturating_add(n) > state.max_output {
-            state.output_overflow = true;
-            return Err(wasmi::Error::new("output limit"));
-        }
-        let src = data
-            .get(p..p.checked_add(n).ok_or_else(|| wasmi::Error::new("range"))?)
-            .ok_or_else(|| wasmi::Error::new("out of bounds"))?;
-        state.output.extend_from_slice(src);
-        Ok(())
-    })
+    l.func_wrap(
+        "cairn",
+        "output_write",
+        |mut c: Caller<'_, HostState>, ptr: i32, len: i32| -> Result<(), wasmi::Error> {
+            let mem = memory_of(&c)?;
+            let (p, n) = (ptr as u32 as usize, len as u32 as usize);
+            let (data, state) = mem.data_and_store_mut(&mut c);
+            if state.output.len().saturating_add(n) > state.max_output {
+                state.output_overflow = true;
+                return Err(wasmi::Error::new("output limit"));
+            }
+            let src = data
+                .get(p..p.checked_add(n).ok_or_else(|| wasmi::Error::new("range"))?)
+                .ok_or_else(|| wasmi::Error::new("out of bounds"))?;
+            state.output.extend_from_slice(src);
+            Ok(())
+        },
+    )
     .map_err(err)?;
     Ok(l)
 }
@@ -347,11 +410,20 @@ impl JobReport {
     pub fn sign(key: &SigningKey, job: Hash32, output_hash: Hash32, fuel_used: u64) -> Self {
         let host = PublicKey::of(key);
         let signature = Sig::sign(key, &Self::message(&job, &host, &output_hash, fuel_used));
-        JobReport { job, host, output_hash, fuel_used, signature }
+        JobReport {
+            job,
+            host,
+            output_hash,
+            fuel_used,
+            signature,
+        }
     }
     /// Check the signature.
     pub fn verify(&self) -> Result<(), SignatureError> {
-        self.host.verify(&Self::message(&self.job, &self.host, &self.output_hash, self.fuel_used), &self.signature)
+        self.host.verify(
+            &Self::message(&self.job, &self.host, &self.output_hash, self.fuel_used),
+            &self.signature,
+        )
     }
     /// Canonical bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -416,22 +488,36 @@ pub fn adjudicate(job: &Hash32, reports: &[JobReport]) -> JobVerdict {
     }
     let mut groups: BTreeMap<(Hash32, u64), Vec<PublicKey>> = BTreeMap::new();
     for r in by_host.values() {
-        groups.entry((r.output_hash, r.fuel_used)).or_default().push(r.host);
+        groups
+            .entry((r.output_hash, r.fuel_used))
+            .or_default()
+            .push(r.host);
     }
     if groups.len() == 1 {
         let ((output_hash, fuel_used), _) = groups.into_iter().next().unwrap_or_default();
-        return JobVerdict::Verified { output_hash, fuel_used };
+        return JobVerdict::Verified {
+            output_hash,
+            fuel_used,
+        };
     }
     if by_host.len() == 2 {
         return JobVerdict::NeedsThirdRun;
     }
-    let mut sizes: Vec<(usize, (Hash32, u64))> = groups.iter().map(|(k, v)| (v.len(), *k)).collect();
+    let mut sizes: Vec<(usize, (Hash32, u64))> =
+        groups.iter().map(|(k, v)| (v.len(), *k)).collect();
     sizes.sort_by_key(|s| std::cmp::Reverse(s.0));
     match sizes.as_slice() {
         [(top, key), rest @ ..] if *top >= 2 && rest.iter().all(|(n, _)| n < top) => {
-            let odd_ones_out =
-                groups.iter().filter(|(k, _)| *k != key).flat_map(|(_, v)| v.iter().copied()).collect();
-            JobVerdict::Resolved { output_hash: key.0, fuel_used: key.1, odd_ones_out }
+            let odd_ones_out = groups
+                .iter()
+                .filter(|(k, _)| *k != key)
+                .flat_map(|(_, v)| v.iter().copied())
+                .collect();
+            JobVerdict::Resolved {
+                output_hash: key.0,
+                fuel_used: key.1,
+                odd_ones_out,
+            }
         }
         _ => JobVerdict::Unresolved,
     }

@@ -13,7 +13,10 @@ use serde::Serialize;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::offer::{MAX_CONTRACT_BYTES, SignedContract};
 use crate::receipt::SignedReceipt;
-use crate::types::{BlockId, Hash32, NodeId, PublicKey, Sig, SignatureError, Timestamp, read_hash, read_pk, read_sig};
+use crate::types::{
+    BlockId, Hash32, NodeId, PublicKey, Sig, SignatureError, Timestamp, read_hash, read_pk,
+    read_sig,
+};
 
 /// Domain tag of an entry.
 pub const ENTRY_DOMAIN: &str = "cairn-market/entry";
@@ -169,7 +172,12 @@ impl Entry {
                     1 => AuditOutcome::Passed,
                     2 => AuditOutcome::FailedBadProof,
                     3 => AuditOutcome::FailedNoAnswer,
-                    tag => return Err(DecodeError::InvalidTag { what: "audit outcome", tag }),
+                    tag => {
+                        return Err(DecodeError::InvalidTag {
+                            what: "audit outcome",
+                            tag,
+                        });
+                    }
                 },
             }),
             3 => EntryBody::ContractOpened(SignedContract::decode(&mut r)?),
@@ -179,13 +187,28 @@ impl Entry {
                     1 => CloseReason::Completed,
                     2 => CloseReason::HostBanned,
                     3 => CloseReason::Cancelled,
-                    tag => return Err(DecodeError::InvalidTag { what: "close reason", tag }),
+                    tag => {
+                        return Err(DecodeError::InvalidTag {
+                            what: "close reason",
+                            tag,
+                        });
+                    }
                 },
             },
-            tag => return Err(DecodeError::InvalidTag { what: "entry body", tag }),
+            tag => {
+                return Err(DecodeError::InvalidTag {
+                    what: "entry body",
+                    tag,
+                });
+            }
         };
         r.finish()?;
-        Ok(Entry { seq, prev, time, body })
+        Ok(Entry {
+            seq,
+            prev,
+            time,
+            body,
+        })
     }
 }
 
@@ -209,7 +232,13 @@ impl SignedHead {
     pub fn sign(key: &SigningKey, seq: u64, hash: Hash32, time: Timestamp) -> Self {
         let node = PublicKey::of(key);
         let m = head_message(&node, seq, &hash, time);
-        SignedHead { node, seq, hash, time, signature: Sig::sign(key, &m) }
+        SignedHead {
+            node,
+            seq,
+            hash,
+            time,
+            signature: Sig::sign(key, &m),
+        }
     }
     /// The canonical bytes that are signed.
     pub fn signed_message(&self) -> Vec<u8> {

@@ -16,7 +16,9 @@ use crate::balance::{Balances, CounterpartyBalance};
 use crate::codec::DecodeError;
 use crate::entry::{Entry, EntryBody, SignedHead};
 use crate::receipt::ReceiptSigError;
-use crate::types::{ArithmeticError, Balance, Hash32, NodeId, Price, PublicKey, Sig, SignatureError, Timestamp};
+use crate::types::{
+    ArithmeticError, Balance, Hash32, NodeId, Price, PublicKey, Sig, SignatureError, Timestamp,
+};
 
 /// Why a ledger entry, segment or head is refused. Every variant that concerns an
 /// entry names its sequence number.
@@ -166,7 +168,9 @@ impl LedgerError {
     pub fn at_seq(&self) -> Option<u64> {
         use LedgerError::*;
         match self {
-            SequenceGap { found, .. } | SequenceReused { found, .. } | Reordered { found, .. } => Some(*found),
+            SequenceGap { found, .. } | SequenceReused { found, .. } | Reordered { found, .. } => {
+                Some(*found)
+            }
             BrokenLink { seq }
             | DuplicateEntry { seq }
             | TimeWentBackwards { seq }
@@ -205,13 +209,18 @@ pub(crate) enum SigKind {
 impl PendingSig {
     pub(crate) fn error(&self, e: SignatureError) -> LedgerError {
         match self.kind {
-            SigKind::ReceiptConsumer => {
-                LedgerError::ReceiptSignature { seq: self.seq, error: ReceiptSigError::Consumer(e) }
-            }
-            SigKind::ReceiptProvider => {
-                LedgerError::ReceiptSignature { seq: self.seq, error: ReceiptSigError::Provider(e) }
-            }
-            SigKind::Contract => LedgerError::ContractSignature { seq: self.seq, error: e },
+            SigKind::ReceiptConsumer => LedgerError::ReceiptSignature {
+                seq: self.seq,
+                error: ReceiptSigError::Consumer(e),
+            },
+            SigKind::ReceiptProvider => LedgerError::ReceiptSignature {
+                seq: self.seq,
+                error: ReceiptSigError::Provider(e),
+            },
+            SigKind::Contract => LedgerError::ContractSignature {
+                seq: self.seq,
+                error: e,
+            },
         }
     }
 }
@@ -294,12 +303,21 @@ impl ChainChecker {
                 return Err(LedgerError::DuplicateEntry { seq: entry.seq });
             }
             if entry.seq < expected {
-                return Err(LedgerError::SequenceReused { expected, found: entry.seq });
+                return Err(LedgerError::SequenceReused {
+                    expected,
+                    found: entry.seq,
+                });
             }
             if later.iter().any(|e| e.seq == expected) {
-                return Err(LedgerError::Reordered { expected, found: entry.seq });
+                return Err(LedgerError::Reordered {
+                    expected,
+                    found: entry.seq,
+                });
             }
-            return Err(LedgerError::SequenceGap { expected, found: entry.seq });
+            return Err(LedgerError::SequenceGap {
+                expected,
+                found: entry.seq,
+            });
         }
         let seq = entry.seq;
         if entry.prev != self.last_hash {
@@ -311,7 +329,15 @@ impl ChainChecker {
         if self.seen_entries.contains(&hash) {
             return Err(LedgerError::DuplicateEntry { seq });
         }
-        let mut step = Step { seq, hash, time: entry.time, balance: None, channel: None, price: None, receipt: None };
+        let mut step = Step {
+            seq,
+            hash,
+            time: entry.time,
+            balance: None,
+            channel: None,
+            price: None,
+            receipt: None,
+        };
         match &entry.body {
             EntryBody::Receipt(sr) => {
                 let r = &sr.receipt;
@@ -325,9 +351,12 @@ impl ChainChecker {
                     return Err(LedgerError::ReceiptTerms { seq });
                 }
                 if let Some(price) = self.prices.get(&r.contract)
-                    && !r.check_price(*price).map_err(|error| LedgerError::Arithmetic { seq, error })? {
-                        return Err(LedgerError::ReceiptTerms { seq });
-                    }
+                    && !r
+                        .check_price(*price)
+                        .map_err(|error| LedgerError::Arithmetic { seq, error })?
+                {
+                    return Err(LedgerError::ReceiptTerms { seq });
+                }
                 let msg = r.signed_message();
                 let id = Hash32::of(&msg);
                 if self.seen_receipts.contains(&id) {
@@ -336,8 +365,13 @@ impl ChainChecker {
                 let chan = (r.provider, r.consumer);
                 match self.channels.get(&chan) {
                     Some(&(last_seq, last_id)) => {
-                        if r.seq <= last_seq || (r.seq == last_seq.saturating_add(1) && r.prev != last_id) {
-                            return Err(LedgerError::ReceiptChainFork { seq, receipt_seq: r.seq });
+                        if r.seq <= last_seq
+                            || (r.seq == last_seq.saturating_add(1) && r.prev != last_id)
+                        {
+                            return Err(LedgerError::ReceiptChainFork {
+                                seq,
+                                receipt_seq: r.seq,
+                            });
                         }
                         if r.seq != last_seq.saturating_add(1) {
                             return Err(LedgerError::ReceiptChainGap {
@@ -349,17 +383,32 @@ impl ChainChecker {
                     }
                     None if self.genesis => {
                         if r.seq != 1 {
-                            return Err(LedgerError::ReceiptChainGap { seq, expected: 1, found: r.seq });
+                            return Err(LedgerError::ReceiptChainGap {
+                                seq,
+                                expected: 1,
+                                found: r.seq,
+                            });
                         }
                         if r.prev != Hash32::ZERO {
-                            return Err(LedgerError::ReceiptChainFork { seq, receipt_seq: r.seq });
+                            return Err(LedgerError::ReceiptChainFork {
+                                seq,
+                                receipt_seq: r.seq,
+                            });
                         }
                     }
                     None => {}
                 }
-                let (peer, earned) =
-                    if r.provider == self.owner { (r.consumer.node_id(), true) } else { (r.provider.node_id(), false) };
-                let mut line = self.balances.per_counterparty.get(&peer).copied().unwrap_or_default();
+                let (peer, earned) = if r.provider == self.owner {
+                    (r.consumer.node_id(), true)
+                } else {
+                    (r.provider.node_id(), false)
+                };
+                let mut line = self
+                    .balances
+                    .per_counterparty
+                    .get(&peer)
+                    .copied()
+                    .unwrap_or_default();
                 let mut total = self.balances.total;
                 let ar = |error| LedgerError::Arithmetic { seq, error };
                 if earned {
@@ -382,7 +431,13 @@ impl ChainChecker {
                     seq,
                     kind: SigKind::ReceiptConsumer,
                 });
-                sigs.push(PendingSig { msg, key: r.provider, sig: sr.provider_sig, seq, kind: SigKind::ReceiptProvider });
+                sigs.push(PendingSig {
+                    msg,
+                    key: r.provider,
+                    sig: sr.provider_sig,
+                    seq,
+                    kind: SigKind::ReceiptProvider,
+                });
             }
             EntryBody::ContractOpened(sc) => {
                 let c = &sc.contract;
@@ -391,8 +446,20 @@ impl ChainChecker {
                 }
                 let msg = c.signed_message();
                 step.price = Some((Hash32::of(&msg), c.price));
-                sigs.push(PendingSig { msg: msg.clone(), key: c.renter, sig: sc.renter_sig, seq, kind: SigKind::Contract });
-                sigs.push(PendingSig { msg, key: c.host, sig: sc.host_sig, seq, kind: SigKind::Contract });
+                sigs.push(PendingSig {
+                    msg: msg.clone(),
+                    key: c.renter,
+                    sig: sc.renter_sig,
+                    seq,
+                    kind: SigKind::Contract,
+                });
+                sigs.push(PendingSig {
+                    msg,
+                    key: c.host,
+                    sig: sc.host_sig,
+                    seq,
+                    kind: SigKind::Contract,
+                });
             }
             EntryBody::Audit(_) | EntryBody::ContractClosed { .. } => {}
         }
@@ -445,7 +512,12 @@ pub struct Ledger {
 impl Ledger {
     /// An empty ledger for `owner`.
     pub fn new(owner: PublicKey) -> Self {
-        Ledger { owner, entries: Vec::new(), hashes: Vec::new(), checker: ChainChecker::new(owner, 0, Hash32::ZERO) }
+        Ledger {
+            owner,
+            entries: Vec::new(),
+            hashes: Vec::new(),
+            checker: ChainChecker::new(owner, 0, Hash32::ZERO),
+        }
     }
     /// The owner's key.
     pub fn owner(&self) -> PublicKey {
@@ -454,7 +526,12 @@ impl Ledger {
     /// Append an entry recorded at `time`, after checking every rule and signature.
     /// Returns the new entry's hash; on refusal the ledger is unchanged.
     pub fn append(&mut self, time: Timestamp, body: EntryBody) -> Result<Hash32, LedgerError> {
-        let entry = Entry { seq: self.checker.next_seq(), prev: self.checker.last_hash(), time, body };
+        let entry = Entry {
+            seq: self.checker.next_seq(),
+            prev: self.checker.last_hash(),
+            time,
+            body,
+        };
         let hash = entry.hash();
         let mut sigs = Vec::new();
         let step = self.checker.prepare(&entry, hash, &[], &mut sigs)?;
@@ -489,7 +566,12 @@ impl Ledger {
     /// Sign the current head (`None` when empty). `key` must be the owner's.
     pub fn sign_head(&self, key: &SigningKey, time: Timestamp) -> Option<SignedHead> {
         let last = self.entries.last()?;
-        Some(SignedHead::sign(key, last.seq, self.checker.last_hash(), time))
+        Some(SignedHead::sign(
+            key,
+            last.seq,
+            self.checker.last_hash(),
+            time,
+        ))
     }
     /// Export the entries from `from_seq` to the head as a segment (see
     /// [`crate::segment`]), with `evidence` heads attached.
@@ -503,7 +585,13 @@ impl Ledger {
         let head = self.sign_head(key, time)?;
         let from = usize::try_from(from_seq).ok()?;
         let entries = self.entries.get(from..)?;
-        let prev = if from == 0 { Hash32::ZERO } else { *self.hashes.get(from - 1)? };
-        Some(crate::segment::encode_segment(self.owner, from_seq, prev, entries, &head, evidence))
+        let prev = if from == 0 {
+            Hash32::ZERO
+        } else {
+            *self.hashes.get(from - 1)?
+        };
+        Some(crate::segment::encode_segment(
+            self.owner, from_seq, prev, entries, &head, evidence,
+        ))
     }
 }

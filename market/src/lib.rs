@@ -24,9 +24,14 @@ pub mod simulation;
 pub mod types;
 
 pub use balance::{Balances, CounterpartyBalance, DebtDecay};
-pub use entry::{AuditOutcome, AuditRecord, CloseReason, Entry, EntryBody, Misbehaviour, SignedHead};
+pub use entry::{
+    AuditOutcome, AuditRecord, CloseReason, Entry, EntryBody, Misbehaviour, SignedHead,
+};
 pub use ledger::{ChainChecker, Ledger, LedgerError};
 pub use offer::{BlockRef, Contract, Offer, SignedContract, SignedOffer};
 pub use receipt::{Receipt, SignedReceipt};
 pub use segment::{Segment, Verdict, verify_segment};
-pub use types::{Balance, BlockId, Credits, Hash32, NodeId, Price, PublicKey, Quantity, ResourceKind, Sig, Timestamp};
+pub use types::{
+    Balance, BlockId, Credits, Hash32, NodeId, Price, PublicKey, Quantity, ResourceKind, Sig,
+    Timestamp,
+};

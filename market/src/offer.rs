@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::types::{
-    BlockId, Hash32, Price, PublicKey, Quantity, ResourceKind, Sig, SignatureError, Timestamp, read_hash,
-    read_pk, read_sig,
+    BlockId, Hash32, Price, PublicKey, Quantity, ResourceKind, Sig, SignatureError, Timestamp,
+    read_hash, read_pk, read_sig,
 };
 
 /// Domain tag of an offer.
@@ -74,14 +74,19 @@ impl Offer {
     /// Sign with the provider's key (which must match `provider`).
     pub fn sign(self, key: &SigningKey) -> SignedOffer {
         let signature = Sig::sign(key, &self.signed_message());
-        SignedOffer { offer: self, signature }
+        SignedOffer {
+            offer: self,
+            signature,
+        }
     }
 }
 
 impl SignedOffer {
     /// Check the provider's signature.
     pub fn verify(&self) -> Result<(), SignatureError> {
-        self.offer.provider.verify(&self.offer.signed_message(), &self.signature)
+        self.offer
+            .provider
+            .verify(&self.offer.signed_message(), &self.signature)
     }
     /// Canonical bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -189,7 +194,11 @@ impl Contract {
     /// its half with [`Contract::sign_half`]).
     pub fn sign(self, renter: &SigningKey, host: &SigningKey) -> SignedContract {
         let m = self.signed_message();
-        SignedContract { renter_sig: Sig::sign(renter, &m), host_sig: Sig::sign(host, &m), contract: self }
+        SignedContract {
+            renter_sig: Sig::sign(renter, &m),
+            host_sig: Sig::sign(host, &m),
+            contract: self,
+        }
     }
     /// One party's signature.
     pub fn sign_half(&self, key: &SigningKey) -> Sig {
@@ -233,7 +242,10 @@ impl SignedContract {
         let n = r.count("contract blocks", MAX_CONTRACT_BLOCKS, 40)?;
         let mut blocks = Vec::with_capacity(n);
         for _ in 0..n {
-            blocks.push(BlockRef { id: read_hash(r)?, len: r.u64()? });
+            blocks.push(BlockRef {
+                id: read_hash(r)?,
+                len: r.u64()?,
+            });
         }
         let contract = Contract {
             renter,
@@ -248,6 +260,10 @@ impl SignedContract {
             audit_interval: r.u64()?,
             audit_chunks: r.u16()?,
         };
-        Ok(SignedContract { contract, renter_sig: read_sig(r)?, host_sig: read_sig(r)? })
+        Ok(SignedContract {
+            contract,
+            renter_sig: read_sig(r)?,
+            host_sig: read_sig(r)?,
+        })
     }
 }

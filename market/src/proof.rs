@@ -9,7 +9,9 @@
 //! The challenge's chunk indices come from its nonce, so the host cannot choose them
 //! and cannot precompute answers.
 
-use blake3::hazmat::{HasherExt, Mode, left_subtree_len, merge_subtrees_non_root, merge_subtrees_root};
+use blake3::hazmat::{
+    HasherExt, Mode, left_subtree_len, merge_subtrees_non_root, merge_subtrees_root,
+};
 use serde::Serialize;
 use thiserror::Error;
 
@@ -75,7 +77,12 @@ fn chunk_count(len: u64) -> u64 {
 
 impl Challenge {
     /// The challenge for `count` chunks of `block`, with indices drawn from `nonce`.
-    pub fn derive(block: BlockId, block_len: u64, nonce: [u8; 32], count: usize) -> Result<Self, ProofError> {
+    pub fn derive(
+        block: BlockId,
+        block_len: u64,
+        nonce: [u8; 32],
+        count: usize,
+    ) -> Result<Self, ProofError> {
         if block_len > MAX_BLOCK_LEN {
             return Err(ProofError::BadChallenge("block too large"));
         }
@@ -96,7 +103,12 @@ impl Challenge {
             }
         }
         chunks.sort_unstable();
-        Ok(Challenge { block, block_len, nonce, chunks })
+        Ok(Challenge {
+            block,
+            block_len,
+            nonce,
+            chunks,
+        })
     }
 
     fn validate(&self) -> Result<(), ProofError> {
@@ -138,8 +150,14 @@ impl Challenge {
             chunks.push(r.u64()?);
         }
         r.finish()?;
-        let c = Challenge { block, block_len, nonce, chunks };
-        c.validate().map_err(|_| DecodeError::InvalidValue { what: "challenge" })?;
+        let c = Challenge {
+            block,
+            block_len,
+            nonce,
+            chunks,
+        };
+        c.validate()
+            .map_err(|_| DecodeError::InvalidValue { what: "challenge" })?;
         Ok(c)
     }
 }
@@ -172,7 +190,11 @@ pub fn prove(challenge: &Challenge, data: &[u8]) -> Result<StorageProof, ProofEr
     }
     let mut items = Vec::new();
     prove_node(data, 0, &challenge.chunks, &mut items);
-    Ok(StorageProof { block: challenge.block, nonce: challenge.nonce, items })
+    Ok(StorageProof {
+        block: challenge.block,
+        nonce: challenge.nonce,
+        items,
+    })
 }
 
 fn subtree_cv(data: &[u8], offset: u64) -> [u8; 32] {
@@ -250,7 +272,13 @@ fn verify_node<'a>(
     let split = (offset + left) / CHUNK;
     let k = wanted.partition_point(|&c| c < split);
     let l = verify_node(offset, left, false, wanted.get(..k).unwrap_or(&[]), items)?;
-    let r = verify_node(offset + left, len - left, false, wanted.get(k..).unwrap_or(&[]), items)?;
+    let r = verify_node(
+        offset + left,
+        len - left,
+        false,
+        wanted.get(k..).unwrap_or(&[]),
+        items,
+    )?;
     Ok(if root {
         *merge_subtrees_root(&l, &r, Mode::Hash).as_bytes()
     } else {
@@ -302,10 +330,19 @@ impl StorageProof {
                     }
                     ProofItem::Chunk(r.take(len)?.to_vec())
                 }
-                tag => return Err(DecodeError::InvalidTag { what: "proof item", tag }),
+                tag => {
+                    return Err(DecodeError::InvalidTag {
+                        what: "proof item",
+                        tag,
+                    });
+                }
             });
         }
         r.finish()?;
-        Ok(StorageProof { block, nonce, items })
+        Ok(StorageProof {
+            block,
+            nonce,
+            items,
+        })
     }
 }

@@ -44,7 +44,13 @@ pub struct PeergosParams {
 
 impl Default for PeergosParams {
     fn default() -> Self {
-        PeergosParams { expansion_num: 3, expansion_den: 1, min_uptime_permille: 700, probation: 7 * DAY, window: 30 * DAY }
+        PeergosParams {
+            expansion_num: 3,
+            expansion_den: 1,
+            min_uptime_permille: 700,
+            probation: 7 * DAY,
+            window: 30 * DAY,
+        }
     }
 }
 
@@ -77,15 +83,19 @@ impl UptimeLog {
             return Err(UptimeError::Inverted);
         }
         if let Some(&(_, last_end)) = self.intervals.last()
-            && start < last_end {
-                return Err(UptimeError::OutOfOrder);
-            }
+            && start < last_end
+        {
+            return Err(UptimeError::OutOfOrder);
+        }
         self.intervals.push((start, end));
         Ok(())
     }
     /// Seconds online within `[from, to)`.
     pub fn online_between(&self, from: Timestamp, to: Timestamp) -> u64 {
-        self.intervals.iter().map(|&(s, e)| e.0.min(to.0).saturating_sub(s.0.max(from.0))).sum()
+        self.intervals
+            .iter()
+            .map(|&(s, e)| e.0.min(to.0).saturating_sub(s.0.max(from.0)))
+            .sum()
     }
     /// Uptime within `[from, to)`, in thousandths.
     pub fn permille(&self, from: Timestamp, to: Timestamp) -> u64 {
@@ -127,30 +137,55 @@ pub enum QuotaReason {
 
 /// The quota of a node that lends `lent_proven` bytes (held and passing audits),
 /// first seen at `first_seen`, with uptime `log`, at `now`.
-pub fn quota(policy: QuotaPolicy, lent_proven: u64, first_seen: Timestamp, log: &UptimeLog, now: Timestamp) -> QuotaDecision {
+pub fn quota(
+    policy: QuotaPolicy,
+    lent_proven: u64,
+    first_seen: Timestamp,
+    log: &UptimeLog,
+    now: Timestamp,
+) -> QuotaDecision {
     match policy {
-        QuotaPolicy::Ishtar => QuotaDecision { bytes: lent_proven, reason: QuotaReason::Full },
+        QuotaPolicy::Ishtar => QuotaDecision {
+            bytes: lent_proven,
+            reason: QuotaReason::Full,
+        },
         QuotaPolicy::Peergos(p) => {
             let probation_end = Timestamp(first_seen.0.saturating_add(p.probation));
             if now < probation_end {
-                return QuotaDecision { bytes: 0, reason: QuotaReason::Probation };
+                return QuotaDecision {
+                    bytes: 0,
+                    reason: QuotaReason::Probation,
+                };
             }
             let first_week = log.permille(first_seen, probation_end);
             if first_week <= p.min_uptime_permille {
-                return QuotaDecision { bytes: 0, reason: QuotaReason::ProbationUptimeTooLow { permille: first_week } };
+                return QuotaDecision {
+                    bytes: 0,
+                    reason: QuotaReason::ProbationUptimeTooLow {
+                        permille: first_week,
+                    },
+                };
             }
             let base = if p.expansion_num == 0 {
                 0
             } else {
-                (u128::from(lent_proven) * u128::from(p.expansion_den) / u128::from(p.expansion_num)) as u64
+                (u128::from(lent_proven) * u128::from(p.expansion_den)
+                    / u128::from(p.expansion_num)) as u64
             };
             let from = Timestamp(now.0.saturating_sub(p.window).max(first_seen.0));
             let month = log.permille(from, now);
             if month < p.min_uptime_permille && p.min_uptime_permille > 0 {
-                let bytes = (u128::from(base) * u128::from(month) / u128::from(p.min_uptime_permille)) as u64;
-                QuotaDecision { bytes, reason: QuotaReason::Shrunk { permille: month } }
+                let bytes = (u128::from(base) * u128::from(month)
+                    / u128::from(p.min_uptime_permille)) as u64;
+                QuotaDecision {
+                    bytes,
+                    reason: QuotaReason::Shrunk { permille: month },
+                }
             } else {
-                QuotaDecision { bytes: base, reason: QuotaReason::Full }
+                QuotaDecision {
+                    bytes: base,
+                    reason: QuotaReason::Full,
+                }
             }
         }
     }

@@ -12,14 +12,15 @@ use serde::Serialize;
 
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::types::{
-    ArithmeticError, Credits, Hash32, PublicKey, Quantity, ResourceKind, Sig, SignatureError, Timestamp,
-    read_hash, read_pk, read_sig,
+    ArithmeticError, Credits, Hash32, PublicKey, Quantity, ResourceKind, Sig, SignatureError,
+    Timestamp, read_hash, read_pk, read_sig,
 };
 
 /// Domain tag of a receipt.
 pub const RECEIPT_DOMAIN: &str = "cairn-market/receipt";
 /// Size of an encoded receipt (fixed).
-pub const RECEIPT_BYTES: usize = RECEIPT_DOMAIN.len() + 1 + 32 + 32 + 1 + 8 + 8 + 8 + 8 + 32 + 8 + 32 + 64 + 64;
+pub const RECEIPT_BYTES: usize =
+    RECEIPT_DOMAIN.len() + 1 + 32 + 32 + 1 + 8 + 8 + 8 + 8 + 32 + 8 + 32 + 64 + 64;
 
 /// A resource delivered, as the consumer admits and the provider accepts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -87,7 +88,11 @@ impl Receipt {
     /// The provider's countersignature.
     pub fn countersign(self, consumer_sig: Sig, key: &SigningKey) -> SignedReceipt {
         let provider_sig = Sig::sign(key, &self.signed_message());
-        SignedReceipt { receipt: self, consumer_sig, provider_sig }
+        SignedReceipt {
+            receipt: self,
+            consumer_sig,
+            provider_sig,
+        }
     }
     /// Check that `credits` equals `price` applied to `amount`.
     pub fn check_price(&self, price: crate::types::Price) -> Result<bool, ArithmeticError> {
@@ -99,8 +104,14 @@ impl SignedReceipt {
     /// Check both signatures (consumer first).
     pub fn verify(&self) -> Result<(), ReceiptSigError> {
         let m = self.receipt.signed_message();
-        self.receipt.consumer.verify(&m, &self.consumer_sig).map_err(ReceiptSigError::Consumer)?;
-        self.receipt.provider.verify(&m, &self.provider_sig).map_err(ReceiptSigError::Provider)
+        self.receipt
+            .consumer
+            .verify(&m, &self.consumer_sig)
+            .map_err(ReceiptSigError::Consumer)?;
+        self.receipt
+            .provider
+            .verify(&m, &self.provider_sig)
+            .map_err(ReceiptSigError::Provider)
     }
     /// Canonical bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -136,7 +147,11 @@ impl SignedReceipt {
             seq: r.u64()?,
             prev: read_hash(r)?,
         };
-        Ok(SignedReceipt { receipt, consumer_sig: read_sig(r)?, provider_sig: read_sig(r)? })
+        Ok(SignedReceipt {
+            receipt,
+            consumer_sig: read_sig(r)?,
+            provider_sig: read_sig(r)?,
+        })
     }
 }
 

@@ -27,7 +27,11 @@ pub struct BanPolicy {
 
 impl Default for BanPolicy {
     fn default() -> Self {
-        BanPolicy { max_consecutive_failures: 3, min_score_permille: 500, min_audits: 10 }
+        BanPolicy {
+            max_consecutive_failures: 3,
+            min_score_permille: 500,
+            min_audits: 10,
+        }
     }
 }
 

@@ -16,7 +16,9 @@ use crate::balance::Balances;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::entry::{Entry, HEAD_BYTES, MAX_ENTRY_BYTES, Misbehaviour, SignedHead};
 use crate::ledger::{ChainChecker, LedgerError, PendingSig};
-use crate::types::{Balance, Credits, Hash32, NodeId, PublicKey, SignatureError, read_hash, read_pk};
+use crate::types::{
+    Balance, Credits, Hash32, NodeId, PublicKey, SignatureError, read_hash, read_pk,
+};
 
 /// Domain tag of a segment.
 pub const SEGMENT_DOMAIN: &str = "cairn-market/segment";
@@ -75,7 +77,14 @@ pub(crate) fn encode_segment(
 impl Segment {
     /// Canonical bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
-        encode_segment(self.owner, self.start_seq, self.start_prev, &self.entries, &self.head, &self.evidence)
+        encode_segment(
+            self.owner,
+            self.start_seq,
+            self.start_prev,
+            &self.entries,
+            &self.head,
+            &self.evidence,
+        )
     }
     /// Decode (at most [`MAX_SEGMENT_BYTES`]); checks nothing but the format.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
@@ -96,7 +105,14 @@ impl Segment {
             evidence.push(SignedHead::from_bytes(r.take(HEAD_BYTES)?)?);
         }
         r.finish()?;
-        Ok(Segment { owner, start_seq, start_prev, entries, head, evidence })
+        Ok(Segment {
+            owner,
+            start_seq,
+            start_prev,
+            entries,
+            head,
+            evidence,
+        })
     }
 }
 
@@ -175,19 +191,37 @@ impl fmt::Display for Verdict {
             None => writeln!(f, "ledger of   (unknown)")?,
         }
         if let (Some(a), Some(b)) = (self.first_seq, self.last_seq) {
-            writeln!(f, "entries     {} (seq {a}..={b}), {} verified", self.entries, self.verified_entries)?;
+            writeln!(
+                f,
+                "entries     {} (seq {a}..={b}), {} verified",
+                self.entries, self.verified_entries
+            )?;
         }
         match &self.error {
             None => writeln!(f, "verdict     VALID")?,
             Some(e) => writeln!(f, "verdict     INVALID: {}", e.message)?,
         }
         if !self.valid && !self.balances.is_empty() {
-            writeln!(f, "balances below cover the verified entries before the error")?;
+            writeln!(
+                f,
+                "balances below cover the verified entries before the error"
+            )?;
         }
         if !self.balances.is_empty() {
-            writeln!(f, "{:<54} {:>14} {:>14} {:>15}", "counterparty", "earned", "spent", "net")?;
+            writeln!(
+                f,
+                "{:<54} {:>14} {:>14} {:>15}",
+                "counterparty", "earned", "spent", "net"
+            )?;
             for l in &self.balances {
-                writeln!(f, "{:<54} {:>14} {:>14} {:>15}", l.node.to_string(), l.earned.0, l.spent.0, l.net.to_string())?;
+                writeln!(
+                    f,
+                    "{:<54} {:>14} {:>14} {:>15}",
+                    l.node.to_string(),
+                    l.earned.0,
+                    l.spent.0,
+                    l.net.to_string()
+                )?;
             }
         }
         writeln!(f, "total       {}", self.total)?;
@@ -195,7 +229,11 @@ impl fmt::Display for Verdict {
             write!(f, "misbehaviour none")
         } else {
             for m in &self.misbehaviour {
-                writeln!(f, "MISBEHAVIOUR {} signed two heads at seq {}: {} / {}", m.node, m.seq, m.hash_a, m.hash_b)?;
+                writeln!(
+                    f,
+                    "MISBEHAVIOUR {} signed two heads at seq {}: {} / {}",
+                    m.node, m.seq, m.hash_a, m.hash_b
+                )?;
             }
             Ok(())
         }
@@ -218,7 +256,11 @@ pub fn verify_segment(bytes: &[u8]) -> Verdict {
                 entries: 0,
                 verified_entries: 0,
                 valid: false,
-                error: Some(VerdictError { at_seq: None, message: error.to_string(), error }),
+                error: Some(VerdictError {
+                    at_seq: None,
+                    message: error.to_string(),
+                    error,
+                }),
                 balances: Vec::new(),
                 total: Balance::ZERO,
                 misbehaviour: Vec::new(),
@@ -235,7 +277,12 @@ pub fn verify_decoded(seg: &Segment) -> Verdict {
     let lines = balances
         .per_counterparty
         .iter()
-        .map(|(n, b)| BalanceLine { node: *n, earned: b.earned, spent: b.spent, net: b.net })
+        .map(|(n, b)| BalanceLine {
+            node: *n,
+            earned: b.earned,
+            spent: b.spent,
+            net: b.net,
+        })
         .collect();
     Verdict {
         format_version: SEGMENT_VERSION,
@@ -245,7 +292,11 @@ pub fn verify_decoded(seg: &Segment) -> Verdict {
         entries: seg.entries.len() as u64,
         verified_entries: verified as u64,
         valid: error.is_none(),
-        error: error.map(|e| VerdictError { at_seq: e.at_seq(), message: e.to_string(), error: e }),
+        error: error.map(|e| VerdictError {
+            at_seq: e.at_seq(),
+            message: e.to_string(),
+            error: e,
+        }),
         balances: lines,
         total: balances.total,
         misbehaviour,
@@ -270,7 +321,10 @@ fn check_segment(seg: &Segment) -> (usize, Option<LedgerError>, Balances) {
             break;
         }
     }
-    let limit = structural.as_ref().map(|(i, _)| *i).unwrap_or(seg.entries.len());
+    let limit = structural
+        .as_ref()
+        .map(|(i, _)| *i)
+        .unwrap_or(seg.entries.len());
     // Head checks, only if the chain itself holds.
     let mut head_pending = None;
     if structural.is_none() {
@@ -278,23 +332,39 @@ fn check_segment(seg: &Segment) -> (usize, Option<LedgerError>, Balances) {
         if seg.head.node != seg.owner {
             structural = Some((limit, LedgerError::HeadNotOwner));
         } else if seg.head.seq != last_seq || seg.head.hash != checker.last_hash() {
-            structural = Some((limit, LedgerError::HeadMismatch { head_seq: seg.head.seq, last_seq }));
+            structural = Some((
+                limit,
+                LedgerError::HeadMismatch {
+                    head_seq: seg.head.seq,
+                    last_seq,
+                },
+            ));
         } else {
             head_pending = Some(seg.head);
         }
     }
     if let Some((bad, p)) = first_bad_signature(&sigs).and_then(|i| Some((i, sigs.get(i)?))) {
         let idx = snapshots.iter().rposition(|&s| s <= bad).unwrap_or(0);
-        let err = p.error(p.key.verifying_key().err().unwrap_or(SignatureError::Invalid));
+        let err = p.error(
+            p.key
+                .verifying_key()
+                .err()
+                .unwrap_or(SignatureError::Invalid),
+        );
         return (idx, Some(err), prefix_balances(seg, idx));
     }
     if let Some((i, err)) = structural {
         return (i, Some(err), checker.balances().clone());
     }
     if let Some(h) = head_pending
-        && let Err(e) = h.verify() {
-            return (limit, Some(LedgerError::HeadSignature(e)), checker.balances().clone());
-        }
+        && let Err(e) = h.verify()
+    {
+        return (
+            limit,
+            Some(LedgerError::HeadSignature(e)),
+            checker.balances().clone(),
+        );
+    }
     (limit, None, checker.balances().clone())
 }
 
@@ -316,13 +386,19 @@ fn first_bad_signature(sigs: &[PendingSig]) -> Option<usize> {
         let base = chunk_no * BATCH;
         let mut vks = Vec::with_capacity(chunk.len());
         for (j, p) in chunk.iter().enumerate() {
-            match *keys.entry(p.key).or_insert_with(|| p.key.verifying_key().ok()) {
+            match *keys
+                .entry(p.key)
+                .or_insert_with(|| p.key.verifying_key().ok())
+            {
                 Some(vk) => vks.push(vk),
                 None => return Some(base + j),
             }
         }
         let msgs: Vec<&[u8]> = chunk.iter().map(|p| p.msg.as_slice()).collect();
-        let ss: Vec<Signature> = chunk.iter().map(|p| Signature::from_bytes(&p.sig.0)).collect();
+        let ss: Vec<Signature> = chunk
+            .iter()
+            .map(|p| Signature::from_bytes(&p.sig.0))
+            .collect();
         if ed25519_dalek::verify_batch(&msgs, &ss, &vks).is_err() {
             // Find the first culprit with strict single verification.
             for (j, p) in chunk.iter().enumerate() {
@@ -346,8 +422,8 @@ fn first_bad_signature(sigs: &[PendingSig]) -> Option<usize> {
 fn s_is_canonical(sig: &[u8; 64]) -> bool {
     // ℓ = 2^252 + 27742317777372353535851937790883648493, little-endian.
     const L: [u8; 32] = [
-        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
     ];
     for i in (0..32).rev() {
         let s = sig[32 + i];

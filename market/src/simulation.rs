@@ -100,7 +100,10 @@ impl Default for SimConfig {
             job_every: 2,
             job_work: 4,
             gossip_every: 5,
-            bandwidth: BandwidthPolicy { payment_threshold: 256 * 1024, disconnect_threshold: 512 * 1024 },
+            bandwidth: BandwidthPolicy {
+                payment_threshold: 256 * 1024,
+                disconnect_threshold: 512 * 1024,
+            },
             ban: BanPolicy::default(),
         }
     }
@@ -230,11 +233,13 @@ impl SimReport {
     }
     /// Every cheater is banned by every honest node that dealt with it (and at least one).
     pub fn every_cheater_banned(&self) -> bool {
-        self.cheaters().all(|n| n.banned_by >= 1 && n.banned_by == n.dealt_with)
+        self.cheaters()
+            .all(|n| n.banned_by >= 1 && n.banned_by == n.dealt_with)
     }
     /// Every honest ledger verifies and proves exactly the verified work.
     pub fn honest_balances_match_work(&self) -> bool {
-        self.honest().all(|n| n.ledger_valid && n.ledger_balance == n.verified_work)
+        self.honest()
+            .all(|n| n.ledger_valid && n.ledger_balance == n.verified_work)
     }
     /// No honest node was banned by anyone.
     pub fn no_honest_node_banned(&self) -> bool {
@@ -249,7 +254,11 @@ impl SimReport {
 impl fmt::Display for SimReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.config;
-        writeln!(f, "market simulation: seed {}, {} nodes, {} rounds", c.seed, c.nodes, c.rounds)?;
+        writeln!(
+            f,
+            "market simulation: seed {}, {} nodes, {} rounds",
+            c.seed, c.nodes, c.rounds
+        )?;
         writeln!(
             f,
             "receipts {}  audits {} (failed {})  repairs {}  bandwidth refusals {}  jobs {} (extra runs {})  misbehaviour proofs {}  ledger errors {}",
@@ -269,25 +278,47 @@ impl fmt::Display for SimReport {
             "| role | nodes | identified | banned by all peers that dealt with it | max net credit from honest | ledgers valid | balance = verified work |"
         )?;
         writeln!(f, "|---|---|---|---|---|---|---|")?;
-        let roles = [Role::Honest, Role::LyingHost, Role::FreeRider, Role::Equivocator, Role::WrongComputer];
+        let roles = [
+            Role::Honest,
+            Role::LyingHost,
+            Role::FreeRider,
+            Role::Equivocator,
+            Role::WrongComputer,
+        ];
         for role in roles {
             let ns: Vec<&NodeOutcome> = self.nodes.iter().filter(|n| n.role == role).collect();
             if ns.is_empty() {
                 continue;
             }
             let identified = if role == Role::Honest {
-                format!("{} falsely", ns.iter().filter(|n| !n.evidence.is_empty()).count())
+                format!(
+                    "{} falsely",
+                    ns.iter().filter(|n| !n.evidence.is_empty()).count()
+                )
             } else {
-                format!("{}/{}", ns.iter().filter(|n| !n.evidence.is_empty()).count(), ns.len())
+                format!(
+                    "{}/{}",
+                    ns.iter().filter(|n| !n.evidence.is_empty()).count(),
+                    ns.len()
+                )
             };
             let banned = if role == Role::Honest {
                 format!("{} banned", ns.iter().filter(|n| n.banned_by > 0).count())
             } else {
-                format!("{}/{}", ns.iter().filter(|n| n.banned_by >= 1 && n.banned_by == n.dealt_with).count(), ns.len())
+                format!(
+                    "{}/{}",
+                    ns.iter()
+                        .filter(|n| n.banned_by >= 1 && n.banned_by == n.dealt_with)
+                        .count(),
+                    ns.len()
+                )
             };
             let max_credit = ns.iter().map(|n| n.credit_from_honest).max().unwrap_or(0);
             let valid = ns.iter().filter(|n| n.ledger_valid).count();
-            let matching = ns.iter().filter(|n| n.ledger_balance == n.verified_work).count();
+            let matching = ns
+                .iter()
+                .filter(|n| n.ledger_balance == n.verified_work)
+                .count();
             writeln!(
                 f,
                 "| {} | {} | {} | {} | {:+} | {}/{} | {}/{} |",
@@ -344,9 +375,18 @@ struct Placement {
     active: bool,
 }
 
-const STORAGE_PRICE: Price = Price { credits: 1, per: 65_536 };
-const BANDWIDTH_PRICE: Price = Price { credits: 1, per: 1024 };
-const CPU_PRICE: Price = Price { credits: 1, per: 100 };
+const STORAGE_PRICE: Price = Price {
+    credits: 1,
+    per: 65_536,
+};
+const BANDWIDTH_PRICE: Price = Price {
+    credits: 1,
+    per: 1024,
+};
+const CPU_PRICE: Price = Price {
+    credits: 1,
+    per: 100,
+};
 const START: u64 = 1_700_000_000;
 const ROUND_SECS: u64 = 60;
 
@@ -479,9 +519,10 @@ impl Sim {
         if self.nodes[i].role == Role::Equivocator && self.nodes[i].fork.is_none() {
             // Fork just before the first debt, to show some peers a clean history.
             if let EntryBody::Receipt(r) = &body
-                && r.receipt.consumer == self.nodes[i].pk {
-                    self.nodes[i].fork = Some(self.nodes[i].ledger.clone());
-                }
+                && r.receipt.consumer == self.nodes[i].pk
+            {
+                self.nodes[i].fork = Some(self.nodes[i].ledger.clone());
+            }
         }
         if self.nodes[i].ledger.append(now, body).is_err() {
             self.ledger_errors += 1;
@@ -523,7 +564,11 @@ impl Sim {
             self.ledger_errors += 1;
             return false;
         };
-        let (last_seq, prev) = self.channels.get(&(provider, consumer)).copied().unwrap_or((0, Hash32::ZERO));
+        let (last_seq, prev) = self
+            .channels
+            .get(&(provider, consumer))
+            .copied()
+            .unwrap_or((0, Hash32::ZERO));
         let receipt = Receipt {
             provider: self.nodes[provider].pk,
             consumer: self.nodes[consumer].pk,
@@ -539,7 +584,8 @@ impl Sim {
         let id = receipt.id();
         let csig = receipt.sign_as_consumer(&self.nodes[consumer].key);
         let signed = receipt.countersign(csig, &self.nodes[provider].key);
-        self.channels.insert((provider, consumer), (last_seq + 1, id));
+        self.channels
+            .insert((provider, consumer), (last_seq + 1, id));
         self.append(provider, now, EntryBody::Receipt(signed.clone()));
         self.append(consumer, now, EntryBody::Receipt(signed));
         let c = i128::from(credits.0);
@@ -549,7 +595,13 @@ impl Sim {
         true
     }
 
-    fn contract(&mut self, renter: usize, host: usize, blocks: Vec<BlockRef>, now: Timestamp) -> Hash32 {
+    fn contract(
+        &mut self,
+        renter: usize,
+        host: usize,
+        blocks: Vec<BlockRef>,
+        now: Timestamp,
+    ) -> Hash32 {
         let c = Contract {
             renter: self.nodes[renter].pk,
             host: self.nodes[host].pk,
@@ -578,17 +630,45 @@ impl Sim {
         cands.choose(&mut self.rng).copied()
     }
 
-    fn place(&mut self, renter: usize, data: Vec<u8>, exclude: &BTreeSet<usize>, now: Timestamp) -> bool {
+    fn place(
+        &mut self,
+        renter: usize,
+        data: Vec<u8>,
+        exclude: &BTreeSet<usize>,
+        now: Timestamp,
+    ) -> bool {
         // Spread load: choose among the willing hosts holding the fewest blocks.
-        let load = |s: &Sim, i: usize| s.placements.iter().filter(|p| p.active && p.host == i).count();
+        let load = |s: &Sim, i: usize| {
+            s.placements
+                .iter()
+                .filter(|p| p.active && p.host == i)
+                .count()
+        };
         let cands: Vec<usize> = (0..self.nodes.len())
-            .filter(|&i| self.is_storage_host(i) && self.willing(renter, i) && !exclude.contains(&i))
+            .filter(|&i| {
+                self.is_storage_host(i) && self.willing(renter, i) && !exclude.contains(&i)
+            })
             .collect();
-        let Some(min) = cands.iter().map(|&i| load(self, i)).min() else { return false };
-        let least: Vec<usize> = cands.into_iter().filter(|&i| load(self, i) == min).collect();
-        let Some(&host) = least.choose(&mut self.rng) else { return false };
+        let Some(min) = cands.iter().map(|&i| load(self, i)).min() else {
+            return false;
+        };
+        let least: Vec<usize> = cands
+            .into_iter()
+            .filter(|&i| load(self, i) == min)
+            .collect();
+        let Some(&host) = least.choose(&mut self.rng) else {
+            return false;
+        };
         let id = Hash32::of(&data);
-        let contract = self.contract(renter, host, vec![BlockRef { id, len: data.len() as u64 }], now);
+        let contract = self.contract(
+            renter,
+            host,
+            vec![BlockRef {
+                id,
+                len: data.len() as u64,
+            }],
+            now,
+        );
         let held = self.role(host) != Role::LyingHost;
         let phase = self.rng.gen_range(0..self.cfg.audit_every.max(1));
         self.placements.push(Placement {
@@ -618,9 +698,10 @@ impl Sim {
                 self.rng.fill(&mut data[..]);
                 let before = self.placements.len();
                 if self.place(renter, data, &used, now)
-                    && let Some(p) = self.placements.get(before) {
-                        used.insert(p.host);
-                    }
+                    && let Some(p) = self.placements.get(before)
+                {
+                    used.insert(p.host);
+                }
             }
         }
     }
@@ -638,11 +719,17 @@ impl Sim {
             let mut nonce = [0u8; 32];
             self.rng.fill(&mut nonce);
             let p = &self.placements[k];
-            let Ok(challenge) = Challenge::derive(p.id, p.data.len() as u64, nonce, self.cfg.audit_chunks) else {
+            let Ok(challenge) =
+                Challenge::derive(p.id, p.data.len() as u64, nonce, self.cfg.audit_chunks)
+            else {
                 continue;
             };
             // A host that dropped the data can only answer from something else.
-            let answer = if p.held { p.data.clone() } else { vec![0u8; p.data.len()] };
+            let answer = if p.held {
+                p.data.clone()
+            } else {
+                vec![0u8; p.data.len()]
+            };
             let outcome = match proof::prove(&challenge, &answer) {
                 Ok(pr) if proof::verify(&challenge, &pr).is_ok() => AuditOutcome::Passed,
                 Ok(_) => AuditOutcome::FailedBadProof,
@@ -662,18 +749,41 @@ impl Sim {
             let len = p.data.len() as u64;
             let last_paid = p.last_paid;
             self.append(renter, now, EntryBody::Audit(record));
-            self.nodes[renter].reps.entry(host).or_default().record(outcome);
+            self.nodes[renter]
+                .reps
+                .entry(host)
+                .or_default()
+                .record(outcome);
             if outcome.passed() {
                 let amount = len.saturating_mul(now.since(last_paid));
-                if self.settle(host, renter, ResourceKind::Storage, amount, price, (last_paid, now), contract, now) {
+                if self.settle(
+                    host,
+                    renter,
+                    ResourceKind::Storage,
+                    amount,
+                    price,
+                    (last_paid, now),
+                    contract,
+                    now,
+                ) {
                     self.placements[k].last_paid = now;
                 }
             } else {
                 self.audits_failed += 1;
-                let banned = self.nodes[renter].reps.get(&host).is_some_and(|r| r.is_banned(&self.cfg.ban));
+                let banned = self.nodes[renter]
+                    .reps
+                    .get(&host)
+                    .is_some_and(|r| r.is_banned(&self.cfg.ban));
                 if banned {
                     self.ban(renter, host, Evidence::FailedAudits);
-                    self.append(renter, now, EntryBody::ContractClosed { contract, reason: CloseReason::HostBanned });
+                    self.append(
+                        renter,
+                        now,
+                        EntryBody::ContractClosed {
+                            contract,
+                            reason: CloseReason::HostBanned,
+                        },
+                    );
                     self.placements[k].active = false;
                     // Repair: the renter still has the data (in the real system it
                     // rebuilds the shard from the other k); place it elsewhere.
@@ -697,7 +807,11 @@ impl Sim {
         let policy = self.cfg.bandwidth;
         self.nodes[provider].dealt_with.insert(consumer);
         self.nodes[consumer].dealt_with.insert(provider);
-        let action = self.nodes[provider].serve.entry(consumer).or_default().on_request(&policy, bytes);
+        let action = self.nodes[provider]
+            .serve
+            .entry(consumer)
+            .or_default()
+            .on_request(&policy, bytes);
         match action {
             ServeAction::Serve => {}
             ServeAction::ServeAndRequestReceipt { unreceipted } => {
@@ -727,14 +841,20 @@ impl Sim {
 
     fn bandwidth_round(&mut self, now: Timestamp) {
         for _ in 0..self.cfg.bandwidth_requests_per_round {
-            let Some(consumer) = self.pick(|s, i| s.is_renter(i)) else { break };
-            let Some(provider) = self.pick(|s, i| s.role(i) == Role::Honest && s.willing(consumer, i)) else {
+            let Some(consumer) = self.pick(|s, i| s.is_renter(i)) else {
+                break;
+            };
+            let Some(provider) =
+                self.pick(|s, i| s.role(i) == Role::Honest && s.willing(consumer, i))
+            else {
                 continue;
             };
             self.request(consumer, provider, now);
         }
         // Free-riders leech from one provider until it cuts them off, then move on.
-        let riders: Vec<usize> = (0..self.nodes.len()).filter(|&i| self.role(i) == Role::FreeRider).collect();
+        let riders: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.role(i) == Role::FreeRider)
+            .collect();
         for r in riders {
             let target = match self.freerider_target.get(&r) {
                 Some(&t) if self.willing(r, t) => Some(t),
@@ -748,7 +868,9 @@ impl Sim {
     }
 
     fn cpu_round(&mut self, now: Timestamp) {
-        let Some(consumer) = self.pick(|s, i| s.is_renter(i)) else { return };
+        let Some(consumer) = self.pick(|s, i| s.is_renter(i)) else {
+            return;
+        };
         let mut input = vec![0u8; 256];
         self.rng.fill(&mut input[..]);
         let job = Job {
@@ -763,12 +885,17 @@ impl Sim {
         let mut reports: Vec<JobReport> = Vec::new();
         let mut verdict = JobVerdict::NeedsMoreRuns;
         while hosts.len() < 5 {
-            let wanted = matches!(verdict, JobVerdict::NeedsMoreRuns | JobVerdict::NeedsThirdRun | JobVerdict::Unresolved);
+            let wanted = matches!(
+                verdict,
+                JobVerdict::NeedsMoreRuns | JobVerdict::NeedsThirdRun | JobVerdict::Unresolved
+            );
             if !wanted {
                 break;
             }
             let taken = hosts.clone();
-            let Some(h) = self.pick(|s, i| s.is_cpu_host(i) && s.willing(consumer, i) && !taken.contains(&i)) else {
+            let Some(h) =
+                self.pick(|s, i| s.is_cpu_host(i) && s.willing(consumer, i) && !taken.contains(&i))
+            else {
                 break;
             };
             if hosts.len() >= 2 {
@@ -784,7 +911,9 @@ impl Sim {
                 JobReport::sign(&self.nodes[h].key, job_id, Hash32(fake), 1000)
             } else {
                 match cpu::execute(&job, &self.module, &[&input]) {
-                    Ok(out) => JobReport::sign(&self.nodes[h].key, job_id, out.output_hash, out.fuel_used),
+                    Ok(out) => {
+                        JobReport::sign(&self.nodes[h].key, job_id, out.output_hash, out.fuel_used)
+                    }
                     Err(_) => {
                         self.ledger_errors += 1;
                         return;
@@ -796,7 +925,11 @@ impl Sim {
         }
         let (fuel, odd) = match verdict {
             JobVerdict::Verified { fuel_used, .. } => (fuel_used, Vec::new()),
-            JobVerdict::Resolved { fuel_used, odd_ones_out, .. } => (fuel_used, odd_ones_out),
+            JobVerdict::Resolved {
+                fuel_used,
+                odd_ones_out,
+                ..
+            } => (fuel_used, odd_ones_out),
             _ => return,
         };
         self.jobs += 1;
@@ -805,7 +938,16 @@ impl Sim {
                 self.ban(consumer, h, Evidence::WrongResult);
             } else {
                 let period = (Timestamp(now.0.saturating_sub(ROUND_SECS)), now);
-                self.settle(h, consumer, ResourceKind::Cpu, fuel, CPU_PRICE, period, job_id, now);
+                self.settle(
+                    h,
+                    consumer,
+                    ResourceKind::Cpu,
+                    fuel,
+                    CPU_PRICE,
+                    period,
+                    job_id,
+                    now,
+                );
             }
         }
     }
@@ -814,10 +956,13 @@ impl Sim {
     fn head_for(&mut self, who: usize, asker: usize, now: Timestamp) -> Option<SignedHead> {
         let n = &self.nodes[who];
         let show_fork = n.fork.is_some() && asker % 2 == 1;
-        *self.head_cache.entry((who, show_fork)).or_insert_with(|| match (&n.fork, show_fork) {
-            (Some(fork), true) => fork.sign_head(&n.key, now),
-            _ => n.ledger.sign_head(&n.key, now),
-        })
+        *self
+            .head_cache
+            .entry((who, show_fork))
+            .or_insert_with(|| match (&n.fork, show_fork) {
+                (Some(fork), true) => fork.sign_head(&n.key, now),
+                _ => n.ledger.sign_head(&n.key, now),
+            })
     }
 
     fn gossip_round(&mut self, now: Timestamp) {
@@ -830,13 +975,18 @@ impl Sim {
             // Ask one random peer for its head.
             let j = self.rng.gen_range(0..count);
             if j != i
-                && let Some(h) = self.head_for(j, i, now) {
-                    self.learn_head(i, j, h);
-                }
+                && let Some(h) = self.head_for(j, i, now)
+            {
+                self.learn_head(i, j, h);
+            }
             // Compare notes with one random honest peer.
             let k = self.rng.gen_range(0..count);
             if k != i && self.role(k) == Role::Honest {
-                let heads: Vec<(usize, SignedHead)> = self.nodes[i].latest_heads.iter().map(|(a, b)| (*a, *b)).collect();
+                let heads: Vec<(usize, SignedHead)> = self.nodes[i]
+                    .latest_heads
+                    .iter()
+                    .map(|(a, b)| (*a, *b))
+                    .collect();
                 for (n, h) in heads {
                     self.learn_head(k, n, h);
                 }
@@ -846,7 +996,9 @@ impl Sim {
 
     fn learn_head(&mut self, at: usize, of: usize, head: SignedHead) {
         let known = self.nodes[at].latest_heads.get(&of).copied();
-        if known.is_some_and(|k| k.seq > head.seq || k == head) || self.nodes[at].banned.contains_key(&of) {
+        if known.is_some_and(|k| k.seq > head.seq || k == head)
+            || self.nodes[at].banned.contains_key(&of)
+        {
             return;
         }
         if !self.verified_heads.contains(&head.signature.0) {
@@ -874,7 +1026,10 @@ impl Sim {
     /// Every honest node checks the proof itself before acting on it.
     fn broadcast_misbehaviour(&mut self, of: usize, proof: &Misbehaviour) {
         for i in 0..self.nodes.len() {
-            if self.role(i) == Role::Honest && proof.verify().is_ok() && proof.a.node == self.nodes[of].pk {
+            if self.role(i) == Role::Honest
+                && proof.verify().is_ok()
+                && proof.a.node == self.nodes[of].pk
+            {
                 self.ban(i, of, Evidence::Misbehaviour);
                 self.nodes[i].dealt_with.insert(of);
             }
@@ -889,21 +1044,34 @@ impl Sim {
         for i in 0..count {
             let n = &self.nodes[i];
             // An equivocator's segment carries the fork's head as evidence.
-            let evidence: Vec<SignedHead> = n.fork.as_ref().and_then(|f| f.sign_head(&n.key, end)).into_iter().collect();
-            let verdict = n.ledger.export_segment(&n.key, 0, end, &evidence).map(|b| verify_segment(&b));
+            let evidence: Vec<SignedHead> = n
+                .fork
+                .as_ref()
+                .and_then(|f| f.sign_head(&n.key, end))
+                .into_iter()
+                .collect();
+            let verdict = n
+                .ledger
+                .export_segment(&n.key, 0, end, &evidence)
+                .map(|b| verify_segment(&b));
             if n.role == Role::Honest
-                && let Some(v) = &verdict {
-                    for line in &v.balances {
-                        *honest_views.entry(line.node).or_default() += line.net.0;
-                    }
+                && let Some(v) = &verdict
+            {
+                for line in &v.balances {
+                    *honest_views.entry(line.node).or_default() += line.net.0;
                 }
+            }
             verdicts.push(verdict);
         }
         for (i, verdict) in verdicts.into_iter().enumerate() {
             let n = &self.nodes[i];
             let id = n.pk.node_id();
-            let banned_by: Vec<Evidence> =
-                self.nodes.iter().filter(|m| m.role == Role::Honest).filter_map(|m| m.banned.get(&i).copied()).collect();
+            let banned_by: Vec<Evidence> = self
+                .nodes
+                .iter()
+                .filter(|m| m.role == Role::Honest)
+                .filter_map(|m| m.banned.get(&i).copied())
+                .collect();
             let dealt_with = self
                 .nodes
                 .iter()
@@ -951,8 +1119,14 @@ impl Sim {
 /// the tests and the benchmark. Deterministic for a seed.
 pub fn sample_segment(seed: u64, receipts: usize) -> Vec<u8> {
     let (owner_key, ledger) = sample_ledger(seed, receipts);
-    let end = ledger.entries().last().map(|e| e.time).unwrap_or(Timestamp(START));
-    ledger.export_segment(&owner_key, 0, end, &[]).unwrap_or_default()
+    let end = ledger
+        .entries()
+        .last()
+        .map(|e| e.time)
+        .unwrap_or(Timestamp(START));
+    ledger
+        .export_segment(&owner_key, 0, end, &[])
+        .unwrap_or_default()
 }
 
 /// The ledger behind [`sample_segment`], and its owner's key.
@@ -976,11 +1150,18 @@ pub fn sample_ledger(seed: u64, receipts: usize) -> (SigningKey, Ledger) {
         audit_chunks: 0,
     };
     let cid = contract.id();
-    let _ = ledger.append(Timestamp(START), EntryBody::ContractOpened(contract.sign(&b, &a)));
+    let _ = ledger.append(
+        Timestamp(START),
+        EntryBody::ContractOpened(contract.sign(&b, &a)),
+    );
     let mut chans: BTreeMap<bool, (u64, Hash32)> = BTreeMap::new();
     for i in 0..receipts {
         let a_provides = i % 3 != 2;
-        let (pk, ck, prov, cons) = if a_provides { (&a, &b, pa, pb) } else { (&b, &a, pb, pa) };
+        let (pk, ck, prov, cons) = if a_provides {
+            (&a, &b, pa, pb)
+        } else {
+            (&b, &a, pb, pa)
+        };
         let (last, prev) = chans.get(&a_provides).copied().unwrap_or((0, Hash32::ZERO));
         let amount = rng.gen_range(1..1_000_000u64);
         let t = Timestamp(START + i as u64 + 1);

@@ -69,7 +69,9 @@ impl NodeId {
     }
     /// Parse the text form.
     pub fn parse(s: &str) -> Option<Self> {
-        let bytes = BASE32_NOPAD.decode(s.to_ascii_uppercase().as_bytes()).ok()?;
+        let bytes = BASE32_NOPAD
+            .decode(s.to_ascii_uppercase().as_bytes())
+            .ok()?;
         Some(NodeId(bytes.try_into().ok()?))
     }
 }
@@ -113,7 +115,8 @@ impl PublicKey {
     /// Verify `sig` over `msg` (strict: rejects small-order keys and malleable signatures).
     pub fn verify(&self, msg: &[u8], sig: &Sig) -> Result<(), SignatureError> {
         let vk = self.verifying_key()?;
-        vk.verify_strict(msg, &Signature::from_bytes(&sig.0)).map_err(|_| SignatureError::Invalid)
+        vk.verify_strict(msg, &Signature::from_bytes(&sig.0))
+            .map_err(|_| SignatureError::Invalid)
     }
 }
 
@@ -169,7 +172,10 @@ impl Timestamp {
     }
     /// `self` plus `secs`, checked.
     pub fn plus(self, secs: u64) -> Result<Timestamp, ArithmeticError> {
-        self.0.checked_add(secs).map(Timestamp).ok_or(ArithmeticError("timestamp"))
+        self.0
+            .checked_add(secs)
+            .map(Timestamp)
+            .ok_or(ArithmeticError("timestamp"))
     }
 }
 
@@ -197,7 +203,10 @@ impl ResourceKind {
             1 => Ok(ResourceKind::Storage),
             2 => Ok(ResourceKind::Bandwidth),
             3 => Ok(ResourceKind::Cpu),
-            tag => Err(DecodeError::InvalidTag { what: "resource", tag }),
+            tag => Err(DecodeError::InvalidTag {
+                what: "resource",
+                tag,
+            }),
         }
     }
     /// The unit's name.
@@ -217,7 +226,10 @@ pub struct Quantity(pub u64);
 impl Quantity {
     /// Checked addition.
     pub fn checked_add(self, o: Quantity) -> Result<Quantity, ArithmeticError> {
-        self.0.checked_add(o.0).map(Quantity).ok_or(ArithmeticError("quantity"))
+        self.0
+            .checked_add(o.0)
+            .map(Quantity)
+            .ok_or(ArithmeticError("quantity"))
     }
 }
 
@@ -228,7 +240,10 @@ pub struct Credits(pub u64);
 impl Credits {
     /// Checked addition.
     pub fn checked_add(self, o: Credits) -> Result<Credits, ArithmeticError> {
-        self.0.checked_add(o.0).map(Credits).ok_or(ArithmeticError("credits"))
+        self.0
+            .checked_add(o.0)
+            .map(Credits)
+            .ok_or(ArithmeticError("credits"))
     }
 }
 
@@ -241,7 +256,10 @@ impl Balance {
     pub const ZERO: Balance = Balance(0);
     /// Checked addition of a balance.
     pub fn checked_add(self, o: Balance) -> Result<Balance, ArithmeticError> {
-        self.0.checked_add(o.0).map(Balance).ok_or(ArithmeticError("balance"))
+        self.0
+            .checked_add(o.0)
+            .map(Balance)
+            .ok_or(ArithmeticError("balance"))
     }
     /// Add earned credits.
     pub fn credit(self, c: Credits) -> Result<Balance, ArithmeticError> {
@@ -249,7 +267,10 @@ impl Balance {
     }
     /// Subtract spent credits.
     pub fn debit(self, c: Credits) -> Result<Balance, ArithmeticError> {
-        self.0.checked_sub(i128::from(c.0)).map(Balance).ok_or(ArithmeticError("balance"))
+        self.0
+            .checked_sub(i128::from(c.0))
+            .map(Balance)
+            .ok_or(ArithmeticError("balance"))
     }
 }
 
@@ -279,7 +300,9 @@ impl Price {
             .checked_mul(u128::from(self.credits))
             .ok_or(ArithmeticError("price"))?
             / u128::from(self.per);
-        u64::try_from(c).map(Credits).map_err(|_| ArithmeticError("price"))
+        u64::try_from(c)
+            .map(Credits)
+            .map_err(|_| ArithmeticError("price"))
     }
     pub(crate) fn encode(self, w: &mut Writer) {
         w.u64(self.credits);
@@ -289,7 +312,9 @@ impl Price {
         let credits = r.u64()?;
         let per = r.u64()?;
         if per == 0 {
-            return Err(DecodeError::InvalidValue { what: "price denominator is zero" });
+            return Err(DecodeError::InvalidValue {
+                what: "price denominator is zero",
+            });
         }
         Ok(Price { credits, per })
     }

@@ -23,10 +23,18 @@ impl Market {
     fn new(n: usize) -> Self {
         let keys: Vec<SigningKey> = (0..n).map(|i| key(i as u8 + 1)).collect();
         let ledgers = keys.iter().map(|k| Ledger::new(PublicKey::of(k))).collect();
-        Market { keys, ledgers, chans: Default::default() }
+        Market {
+            keys,
+            ledgers,
+            chans: Default::default(),
+        }
     }
     fn receipt(&mut self, p: usize, c: usize, amount: u64, t: u64) -> SignedReceipt {
-        let (last, prev) = self.chans.get(&(p, c)).copied().unwrap_or((0, Hash32::ZERO));
+        let (last, prev) = self
+            .chans
+            .get(&(p, c))
+            .copied()
+            .unwrap_or((0, Hash32::ZERO));
         let r = Receipt {
             provider: PublicKey::of(&self.keys[p]),
             consumer: PublicKey::of(&self.keys[c]),
@@ -45,11 +53,17 @@ impl Market {
     }
     fn trade(&mut self, p: usize, c: usize, amount: u64, t: u64) {
         let r = self.receipt(p, c, amount, t);
-        self.ledgers[p].append(Timestamp(t), EntryBody::Receipt(r.clone())).unwrap();
-        self.ledgers[c].append(Timestamp(t), EntryBody::Receipt(r)).unwrap();
+        self.ledgers[p]
+            .append(Timestamp(t), EntryBody::Receipt(r.clone()))
+            .unwrap();
+        self.ledgers[c]
+            .append(Timestamp(t), EntryBody::Receipt(r))
+            .unwrap();
     }
     fn segment(&self, i: usize) -> Vec<u8> {
-        self.ledgers[i].export_segment(&self.keys[i], 0, Timestamp(1_000_000), &[]).unwrap()
+        self.ledgers[i]
+            .export_segment(&self.keys[i], 0, Timestamp(1_000_000), &[])
+            .unwrap()
     }
 }
 
@@ -120,7 +134,13 @@ fn only_countersigned_receipts_move_balances() {
     });
     m.ledgers[0].append(Timestamp(1), audit).unwrap();
     m.ledgers[0]
-        .append(Timestamp(2), EntryBody::ContractClosed { contract: Hash32::ZERO, reason: CloseReason::Completed })
+        .append(
+            Timestamp(2),
+            EntryBody::ContractClosed {
+                contract: Hash32::ZERO,
+                reason: CloseReason::Completed,
+            },
+        )
         .unwrap();
     assert_eq!(m.ledgers[0].balances().total, Balance::ZERO);
     m.trade(0, 1, 77, 3);
@@ -133,9 +153,16 @@ fn only_countersigned_receipts_move_balances() {
 fn a_replayed_receipt_is_refused() {
     let mut m = Market::new(2);
     let r = m.receipt(0, 1, 10, 1);
-    m.ledgers[0].append(Timestamp(1), EntryBody::Receipt(r.clone())).unwrap();
-    let err = m.ledgers[0].append(Timestamp(2), EntryBody::Receipt(r)).unwrap_err();
-    assert!(matches!(err, LedgerError::ReceiptReplayed { seq: 1, .. }), "{err:?}");
+    m.ledgers[0]
+        .append(Timestamp(1), EntryBody::Receipt(r.clone()))
+        .unwrap();
+    let err = m.ledgers[0]
+        .append(Timestamp(2), EntryBody::Receipt(r))
+        .unwrap_err();
+    assert!(
+        matches!(err, LedgerError::ReceiptReplayed { seq: 1, .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -144,9 +171,22 @@ fn a_receipt_whose_signature_is_replayed_from_another_receipt_is_refused() {
     let r1 = m.receipt(0, 1, 10, 1);
     let mut r2 = m.receipt(0, 1, 20, 2);
     r2.consumer_sig = r1.consumer_sig;
-    m.ledgers[0].append(Timestamp(1), EntryBody::Receipt(r1)).unwrap();
-    let err = m.ledgers[0].append(Timestamp(2), EntryBody::Receipt(r2)).unwrap_err();
-    assert!(matches!(err, LedgerError::ReceiptSignature { error: ReceiptSigError::Consumer(_), .. }), "{err:?}");
+    m.ledgers[0]
+        .append(Timestamp(1), EntryBody::Receipt(r1))
+        .unwrap();
+    let err = m.ledgers[0]
+        .append(Timestamp(2), EntryBody::Receipt(r2))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LedgerError::ReceiptSignature {
+                error: ReceiptSigError::Consumer(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -155,24 +195,45 @@ fn a_receipt_chain_gap_and_fork_are_refused() {
     let r1 = m.receipt(0, 1, 10, 1);
     let _skipped = m.receipt(0, 1, 10, 2);
     let r3 = m.receipt(0, 1, 10, 3);
-    m.ledgers[0].append(Timestamp(1), EntryBody::Receipt(r1.clone())).unwrap();
-    let err = m.ledgers[0].append(Timestamp(3), EntryBody::Receipt(r3)).unwrap_err();
-    assert!(matches!(err, LedgerError::ReceiptChainGap { expected: 2, found: 3, .. }), "{err:?}");
+    m.ledgers[0]
+        .append(Timestamp(1), EntryBody::Receipt(r1.clone()))
+        .unwrap();
+    let err = m.ledgers[0]
+        .append(Timestamp(3), EntryBody::Receipt(r3))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LedgerError::ReceiptChainGap {
+                expected: 2,
+                found: 3,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     // A second receipt with seq 1: a fork of the pair's receipt chain.
     let mut other = r1.receipt.clone();
     other.amount = Quantity(99);
     other.credits = Credits(99);
     let cs = other.sign_as_consumer(&m.keys[1]);
     let forked = other.countersign(cs, &m.keys[0]);
-    let err = m.ledgers[0].append(Timestamp(4), EntryBody::Receipt(forked)).unwrap_err();
-    assert!(matches!(err, LedgerError::ReceiptChainFork { receipt_seq: 1, .. }), "{err:?}");
+    let err = m.ledgers[0]
+        .append(Timestamp(4), EntryBody::Receipt(forked))
+        .unwrap_err();
+    assert!(
+        matches!(err, LedgerError::ReceiptChainFork { receipt_seq: 1, .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn a_receipt_the_owner_is_not_party_to_is_refused() {
     let mut m = Market::new(3);
     let r = m.receipt(1, 2, 10, 1);
-    let err = m.ledgers[0].append(Timestamp(1), EntryBody::Receipt(r)).unwrap_err();
+    let err = m.ledgers[0]
+        .append(Timestamp(1), EntryBody::Receipt(r))
+        .unwrap_err();
     assert!(matches!(err, LedgerError::NotAParty { seq: 0 }));
 }
 
@@ -195,21 +256,36 @@ fn a_duplicated_entry_is_refused() {
     let mut s = sample();
     let e = s.entries[3].clone();
     s.entries.insert(4, e);
-    assert!(matches!(error_of(&s), LedgerError::DuplicateEntry { seq: 3 }));
+    assert!(matches!(
+        error_of(&s),
+        LedgerError::DuplicateEntry { seq: 3 }
+    ));
 }
 
 #[test]
 fn a_sequence_gap_is_refused() {
     let mut s = sample();
     s.entries.remove(4);
-    assert!(matches!(error_of(&s), LedgerError::SequenceGap { expected: 4, found: 5 }));
+    assert!(matches!(
+        error_of(&s),
+        LedgerError::SequenceGap {
+            expected: 4,
+            found: 5
+        }
+    ));
 }
 
 #[test]
 fn reordered_entries_are_refused() {
     let mut s = sample();
     s.entries.swap(4, 5);
-    assert!(matches!(error_of(&s), LedgerError::Reordered { expected: 4, found: 5 }));
+    assert!(matches!(
+        error_of(&s),
+        LedgerError::Reordered {
+            expected: 4,
+            found: 5
+        }
+    ));
 }
 
 #[test]
@@ -218,7 +294,13 @@ fn a_reused_sequence_number_is_refused() {
     let mut e = s.entries[4].clone();
     e.seq = 2;
     s.entries.insert(5, e);
-    assert!(matches!(error_of(&s), LedgerError::SequenceReused { expected: 5, found: 2 }));
+    assert!(matches!(
+        error_of(&s),
+        LedgerError::SequenceReused {
+            expected: 5,
+            found: 2
+        }
+    ));
 }
 
 #[test]
@@ -272,7 +354,9 @@ fn a_segment_with_a_conflicting_head_reports_misbehaviour() {
     let (k, ledger) = sample_ledger(2, 4);
     let last = ledger.len() - 1;
     let conflicting = SignedHead::sign(&k, last, Hash32([9; 32]), Timestamp(5));
-    let bytes = ledger.export_segment(&k, 0, Timestamp(6), &[conflicting]).unwrap();
+    let bytes = ledger
+        .export_segment(&k, 0, Timestamp(6), &[conflicting])
+        .unwrap();
     let v = verify_segment(&bytes);
     assert!(v.valid);
     assert_eq!(v.misbehaviour.len(), 1);
@@ -319,7 +403,10 @@ fn signed_objects_round_trip_through_their_encodings() {
         offer_id: 7,
         resource: ResourceKind::Storage,
         capacity: Quantity(1 << 30),
-        price: Price { credits: 3, per: 1 << 20 },
+        price: Price {
+            credits: 3,
+            per: 1 << 20,
+        },
         min_duration: 3600,
         max_duration: 86400,
         max_per_consumer: Quantity(1 << 28),
@@ -334,7 +421,10 @@ fn signed_objects_round_trip_through_their_encodings() {
         host: PublicKey::of(&b),
         nonce: 1,
         resource: ResourceKind::Storage,
-        blocks: vec![BlockRef { id: Hash32([4; 32]), len: 4096 }],
+        blocks: vec![BlockRef {
+            id: Hash32([4; 32]),
+            len: 4096,
+        }],
         budget: Quantity(4096),
         start: Timestamp(1),
         duration: 60,
@@ -349,14 +439,29 @@ fn signed_objects_round_trip_through_their_encodings() {
     let mut m = Market::new(2);
     let r = m.receipt(0, 1, 5, 1);
     assert_eq!(SignedReceipt::from_bytes(&r.to_bytes()).unwrap(), r);
-    let e = Entry { seq: 0, prev: Hash32::ZERO, time: Timestamp(1), body: EntryBody::ContractOpened(c) };
+    let e = Entry {
+        seq: 0,
+        prev: Hash32::ZERO,
+        time: Timestamp(1),
+        body: EntryBody::ContractOpened(c),
+    };
     assert_eq!(Entry::from_bytes(&e.to_bytes()).unwrap(), e);
 }
 
 #[test]
 fn amounts_that_overflow_are_errors_not_wraps() {
-    assert!(Price { credits: u64::MAX, per: 1 }.cost(Quantity(2)).is_err());
+    assert!(
+        Price {
+            credits: u64::MAX,
+            per: 1
+        }
+        .cost(Quantity(2))
+        .is_err()
+    );
     assert!(Credits(u64::MAX).checked_add(Credits(1)).is_err());
     assert!(Balance(i128::MIN).debit(Credits(1)).is_err());
-    assert_eq!(Price { credits: 3, per: 2 }.cost(Quantity(5)), Ok(Credits(7)));
+    assert_eq!(
+        Price { credits: 3, per: 2 }.cost(Quantity(5)),
+        Ok(Credits(7))
+    );
 }

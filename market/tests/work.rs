@@ -10,7 +10,9 @@ use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 
 fn block(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 proptest! {
@@ -63,7 +65,11 @@ fn a_proof_for_four_chunks_of_a_mebibyte_block_checks_and_is_compact() {
     assert_eq!(c.chunks.len(), 4);
     let p = proof::prove(&c, &data).unwrap();
     proof::verify(&c, &p).unwrap();
-    let hashes = p.items.iter().filter(|i| matches!(i, ProofItem::Subtree(_))).count();
+    let hashes = p
+        .items
+        .iter()
+        .filter(|i| matches!(i, ProofItem::Subtree(_)))
+        .count();
     assert!(hashes <= 4 * 10, "{hashes} subtree hashes");
     assert!(p.to_bytes().len() < 4096 + 4 * 10 * 33 + 128);
 }
@@ -81,7 +87,10 @@ fn a_truncated_or_padded_proof_fails() {
     assert_eq!(proof::verify(&c, &long), Err(proof::ProofError::ExtraItems));
     let mut wrong_nonce = p;
     wrong_nonce.nonce = [2; 32];
-    assert_eq!(proof::verify(&c, &wrong_nonce), Err(proof::ProofError::WrongChallenge));
+    assert_eq!(
+        proof::verify(&c, &wrong_nonce),
+        Err(proof::ProofError::WrongChallenge)
+    );
 }
 
 fn job_for(module: &[u8], input: &[u8], fuel: u64) -> Job {
@@ -112,7 +121,10 @@ fn the_same_job_gives_the_same_output_and_fuel_on_every_run() {
         }
     }
     assert_eq!(a.output, h.to_le_bytes());
-    let job2 = Job { fuel_limit: 20_000_000, ..job };
+    let job2 = Job {
+        fuel_limit: 20_000_000,
+        ..job
+    };
     let c = cpu::execute(&job2, &module, &[&input]).unwrap();
     assert_eq!((c.output_hash, c.fuel_used), (a.output_hash, a.fuel_used));
 }
@@ -122,21 +134,42 @@ fn running_out_of_fuel_ends_cleanly() {
     let module = cpu::fnv_module(1_000_000);
     let input = block(4096, 1);
     let job = job_for(&module, &input, 100_000);
-    assert_eq!(cpu::execute(&job, &module, &[&input]), Err(ExecError::OutOfFuel { limit: 100_000 }));
+    assert_eq!(
+        cpu::execute(&job, &module, &[&input]),
+        Err(ExecError::OutOfFuel { limit: 100_000 })
+    );
 }
 
 #[test]
 fn an_infinite_loop_ends_with_out_of_fuel() {
-    let module = wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "run") (loop $l (br $l))))"#).unwrap();
-    let job = Job { inputs: vec![], ..job_for(&module, b"", 50_000) };
-    assert_eq!(cpu::execute(&job, &module, &[]), Err(ExecError::OutOfFuel { limit: 50_000 }));
+    let module = wat::parse_str(
+        r#"(module (memory (export "memory") 1) (func (export "run") (loop $l (br $l))))"#,
+    )
+    .unwrap();
+    let job = Job {
+        inputs: vec![],
+        ..job_for(&module, b"", 50_000)
+    };
+    assert_eq!(
+        cpu::execute(&job, &module, &[]),
+        Err(ExecError::OutOfFuel { limit: 50_000 })
+    );
 }
 
 #[test]
 fn a_trap_ends_with_a_typed_failure() {
-    let module = wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "run") unreachable))"#).unwrap();
-    let job = Job { inputs: vec![], ..job_for(&module, b"", 50_000) };
-    assert!(matches!(cpu::execute(&job, &module, &[]), Err(ExecError::Trap(_))));
+    let module = wat::parse_str(
+        r#"(module (memory (export "memory") 1) (func (export "run") unreachable))"#,
+    )
+    .unwrap();
+    let job = Job {
+        inputs: vec![],
+        ..job_for(&module, b"", 50_000)
+    };
+    assert!(matches!(
+        cpu::execute(&job, &module, &[]),
+        Err(ExecError::Trap(_))
+    ));
 }
 
 #[test]
@@ -145,10 +178,22 @@ fn growing_memory_past_the_limit_ends_with_a_typed_failure() {
         r#"(module (memory (export "memory") 1) (func (export "run") (drop (memory.grow (i32.const 100)))))"#,
     )
     .unwrap();
-    let job = Job { inputs: vec![], memory_limit: 4 * 65536, ..job_for(&module, b"", 50_000) };
-    assert_eq!(cpu::execute(&job, &module, &[]), Err(ExecError::MemoryLimit));
-    let big = wat::parse_str(r#"(module (memory (export "memory") 100) (func (export "run")))"#).unwrap();
-    let job = Job { inputs: vec![], memory_limit: 4 * 65536, ..job_for(&big, b"", 50_000) };
+    let job = Job {
+        inputs: vec![],
+        memory_limit: 4 * 65536,
+        ..job_for(&module, b"", 50_000)
+    };
+    assert_eq!(
+        cpu::execute(&job, &module, &[]),
+        Err(ExecError::MemoryLimit)
+    );
+    let big =
+        wat::parse_str(r#"(module (memory (export "memory") 100) (func (export "run")))"#).unwrap();
+    let job = Job {
+        inputs: vec![],
+        memory_limit: 4 * 65536,
+        ..job_for(&big, b"", 50_000)
+    };
     assert_eq!(cpu::execute(&job, &big, &[]), Err(ExecError::MemoryLimit));
 }
 
@@ -159,41 +204,85 @@ fn writing_too_much_output_ends_with_a_typed_failure() {
            (memory (export "memory") 1) (func (export "run") (call $w (i32.const 0) (i32.const 1000))))"#,
     )
     .unwrap();
-    let job = Job { inputs: vec![], ..job_for(&module, b"", 50_000) };
-    assert_eq!(cpu::execute(&job, &module, &[]), Err(ExecError::OutputLimit));
+    let job = Job {
+        inputs: vec![],
+        ..job_for(&module, b"", 50_000)
+    };
+    assert_eq!(
+        cpu::execute(&job, &module, &[]),
+        Err(ExecError::OutputLimit)
+    );
 }
 
 #[test]
 fn floats_and_unknown_imports_are_refused() {
-    let floats = wat::parse_str(r#"(module (func (export "run") (drop (f64.const 1.5))))"#).unwrap();
-    let job = Job { inputs: vec![], ..job_for(&floats, b"", 50_000) };
-    assert!(matches!(cpu::execute(&job, &floats, &[]), Err(ExecError::InvalidModule(_))));
-    let clock = wat::parse_str(r#"(module (import "env" "now" (func)) (func (export "run")))"#).unwrap();
-    let job = Job { inputs: vec![], ..job_for(&clock, b"", 50_000) };
-    assert!(matches!(cpu::execute(&job, &clock, &[]), Err(ExecError::InvalidModule(_))));
+    let floats =
+        wat::parse_str(r#"(module (func (export "run") (drop (f64.const 1.5))))"#).unwrap();
+    let job = Job {
+        inputs: vec![],
+        ..job_for(&floats, b"", 50_000)
+    };
+    assert!(matches!(
+        cpu::execute(&job, &floats, &[]),
+        Err(ExecError::InvalidModule(_))
+    ));
+    let clock =
+        wat::parse_str(r#"(module (import "env" "now" (func)) (func (export "run")))"#).unwrap();
+    let job = Job {
+        inputs: vec![],
+        ..job_for(&clock, b"", 50_000)
+    };
+    assert!(matches!(
+        cpu::execute(&job, &clock, &[]),
+        Err(ExecError::InvalidModule(_))
+    ));
 }
 
 #[test]
 fn wrong_module_or_input_bytes_are_refused_before_running() {
     let module = cpu::fnv_module(1);
     let job = job_for(&module, b"abc", 1000);
-    assert_eq!(cpu::execute(&job, b"xx", &[b"abc"]), Err(ExecError::ModuleMismatch));
-    assert_eq!(cpu::execute(&job, &module, &[b"abd"]), Err(ExecError::InputMismatch(0)));
+    assert_eq!(
+        cpu::execute(&job, b"xx", &[b"abc"]),
+        Err(ExecError::ModuleMismatch)
+    );
+    assert_eq!(
+        cpu::execute(&job, &module, &[b"abd"]),
+        Err(ExecError::InputMismatch(0))
+    );
 }
 
 #[test]
-fn two_agreeing_hosts_verify_a_job_and_a_disagreement_calls_a_third_run_that_names_the_odd_one_out() {
+fn two_agreeing_hosts_verify_a_job_and_a_disagreement_calls_a_third_run_that_names_the_odd_one_out()
+{
     let job = Hash32([1; 32]);
-    let (a, b, c) = (SigningKey::from_bytes(&[1; 32]), SigningKey::from_bytes(&[2; 32]), SigningKey::from_bytes(&[3; 32]));
+    let (a, b, c) = (
+        SigningKey::from_bytes(&[1; 32]),
+        SigningKey::from_bytes(&[2; 32]),
+        SigningKey::from_bytes(&[3; 32]),
+    );
     let good = Hash32([5; 32]);
     let ra = JobReport::sign(&a, job, good, 100);
     let rb = JobReport::sign(&b, job, good, 100);
-    assert_eq!(cpu::adjudicate(&job, &[ra, rb]), JobVerdict::Verified { output_hash: good, fuel_used: 100 });
+    assert_eq!(
+        cpu::adjudicate(&job, &[ra, rb]),
+        JobVerdict::Verified {
+            output_hash: good,
+            fuel_used: 100
+        }
+    );
     let liar = JobReport::sign(&b, job, Hash32([6; 32]), 100);
-    assert_eq!(cpu::adjudicate(&job, &[ra, liar]), JobVerdict::NeedsThirdRun);
+    assert_eq!(
+        cpu::adjudicate(&job, &[ra, liar]),
+        JobVerdict::NeedsThirdRun
+    );
     let rc = JobReport::sign(&c, job, good, 100);
     match cpu::adjudicate(&job, &[ra, liar, rc]) {
-        JobVerdict::Resolved { output_hash, odd_ones_out, .. } => {
+        JobVerdict::Resolved {
+            output_hash,
+            odd_ones_out,
+            ..
+        } => {
             assert_eq!(output_hash, good);
             assert_eq!(odd_ones_out, vec![liar.host]);
         }
@@ -203,7 +292,10 @@ fn two_agreeing_hosts_verify_a_job_and_a_disagreement_calls_a_third_run_that_nam
     // A report with a forged signature does not count.
     let mut forged = rb;
     forged.signature = ra.signature;
-    assert_eq!(cpu::adjudicate(&job, &[ra, forged]), JobVerdict::NeedsMoreRuns);
+    assert_eq!(
+        cpu::adjudicate(&job, &[ra, forged]),
+        JobVerdict::NeedsMoreRuns
+    );
 }
 
 #[test]
@@ -228,11 +320,17 @@ fn a_run_of_failed_audits_bans_a_host_and_a_pass_resets_the_run() {
 
 #[test]
 fn a_peer_that_never_receipts_is_cut_off_at_the_disconnect_threshold() {
-    let policy = BandwidthPolicy { payment_threshold: 100, disconnect_threshold: 250 };
+    let policy = BandwidthPolicy {
+        payment_threshold: 100,
+        disconnect_threshold: 250,
+    };
     let mut honest = ServeAccount::default();
     let mut rider = ServeAccount::default();
     assert_eq!(honest.on_request(&policy, 60), ServeAction::Serve);
-    assert_eq!(honest.on_request(&policy, 60), ServeAction::ServeAndRequestReceipt { unreceipted: 120 });
+    assert_eq!(
+        honest.on_request(&policy, 60),
+        ServeAction::ServeAndRequestReceipt { unreceipted: 120 }
+    );
     honest.on_receipt(120).unwrap();
     assert!(honest.on_receipt(1).is_err());
     for _ in 0..10 {
@@ -251,16 +349,26 @@ fn a_peer_that_never_receipts_is_cut_off_at_the_disconnect_threshold() {
 
 #[test]
 fn ishtar_quota_is_what_is_lent_and_proven() {
-    let d = quota(QuotaPolicy::Ishtar, 5_000, Timestamp(0), &UptimeLog::new(), Timestamp(1));
+    let d = quota(
+        QuotaPolicy::Ishtar,
+        5_000,
+        Timestamp(0),
+        &UptimeLog::new(),
+        Timestamp(1),
+    );
     assert_eq!(d.bytes, 5_000);
 }
 
 #[test]
-fn peergos_quota_needs_a_week_of_uptime_then_divides_by_the_expansion_factor_and_shrinks_with_low_uptime() {
+fn peergos_quota_needs_a_week_of_uptime_then_divides_by_the_expansion_factor_and_shrinks_with_low_uptime()
+ {
     let p = QuotaPolicy::Peergos(PeergosParams::default());
     let mut log = UptimeLog::new();
     log.record(Timestamp(0), Timestamp(30 * DAY)).unwrap();
-    assert_eq!(quota(p, 3_000, Timestamp(0), &log, Timestamp(6 * DAY)).reason, QuotaReason::Probation);
+    assert_eq!(
+        quota(p, 3_000, Timestamp(0), &log, Timestamp(6 * DAY)).reason,
+        QuotaReason::Probation
+    );
     let full = quota(p, 3_000, Timestamp(0), &log, Timestamp(30 * DAY));
     assert_eq!((full.bytes, full.reason), (1_000, QuotaReason::Full));
     // Offline for the next month but a week: 7/30 uptime over the window.
@@ -269,7 +377,9 @@ fn peergos_quota_needs_a_week_of_uptime_then_divides_by_the_expansion_factor_and
     assert!(later.bytes < 1_000 && later.bytes > 0);
     // A first week at 50% never qualifies.
     let mut flaky = UptimeLog::new();
-    flaky.record(Timestamp(0), Timestamp(3 * DAY + DAY / 2)).unwrap();
+    flaky
+        .record(Timestamp(0), Timestamp(3 * DAY + DAY / 2))
+        .unwrap();
     assert!(matches!(
         quota(p, 3_000, Timestamp(0), &flaky, Timestamp(8 * DAY)).reason,
         QuotaReason::ProbationUptimeTooLow { permille: 500 }
@@ -281,9 +391,17 @@ fn peergos_quota_needs_a_week_of_uptime_then_divides_by_the_expansion_factor_and
 fn unpaid_debt_decays_and_credit_does_not() {
     use cairn_market::{Balance, CounterpartyBalance, Credits, DebtDecay};
     let decay = DebtDecay { per_day: 10 };
-    let debt = CounterpartyBalance { earned: Credits(0), spent: Credits(25), net: Balance(-25), last_receipt: Timestamp(0) };
+    let debt = CounterpartyBalance {
+        earned: Credits(0),
+        spent: Credits(25),
+        net: Balance(-25),
+        last_receipt: Timestamp(0),
+    };
     assert_eq!(decay.apply(&debt, Timestamp(DAY)), Balance(-15));
     assert_eq!(decay.apply(&debt, Timestamp(10 * DAY)), Balance(0));
-    let credit = CounterpartyBalance { net: Balance(25), ..debt };
+    let credit = CounterpartyBalance {
+        net: Balance(25),
+        ..debt
+    };
     assert_eq!(decay.apply(&credit, Timestamp(10 * DAY)), Balance(25));
 }
