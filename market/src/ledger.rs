@@ -519,6 +519,24 @@ impl Ledger {
             checker: ChainChecker::new(owner, 0, Hash32::ZERO),
         }
     }
+    /// Rebuild a ledger from its stored entries (e.g. read back from redb), checking
+    /// every rule and signature again, so a corrupted store is refused, not trusted.
+    pub fn restore(owner: PublicKey, entries: Vec<Entry>) -> Result<Self, LedgerError> {
+        let mut ledger = Ledger::new(owner);
+        for e in entries {
+            let hash = e.hash();
+            let mut sigs = Vec::new();
+            let step = ledger.checker.prepare(&e, hash, &[], &mut sigs)?;
+            for p in &sigs {
+                p.key.verify(&p.msg, &p.sig).map_err(|err| p.error(err))?;
+            }
+            ledger.checker.apply(step);
+            ledger.entries.push(e);
+            ledger.hashes.push(hash);
+        }
+        Ok(ledger)
+    }
+
     /// The owner's key.
     pub fn owner(&self) -> PublicKey {
         self.owner
