@@ -151,7 +151,7 @@ pub enum LedgerError {
     #[error("head is not the owner's")]
     HeadNotOwner,
     /// The head does not name the last entry.
-    #[error("head (seq {head_seq}) does not match the last entry (seq {last_seq})")]
+    #[error("head (seq {head_seq}) does not name the last entry (seq {last_seq}) and its hash")]
     HeadMismatch {
         /// Head's seq.
         head_seq: u64,
