@@ -470,7 +470,10 @@ fn amounts_that_overflow_are_errors_not_wraps() {
 fn a_ledger_restored_from_its_stored_entries_is_the_same_ledger() {
     let (_, ledger) = sample_ledger(6, 12);
     let stored: Vec<Vec<u8>> = ledger.entries().iter().map(Entry::to_bytes).collect();
-    let entries = stored.iter().map(|b| Entry::from_bytes(b).unwrap()).collect();
+    let entries = stored
+        .iter()
+        .map(|b| Entry::from_bytes(b).unwrap())
+        .collect();
     let back = Ledger::restore(ledger.owner(), entries).unwrap();
     assert_eq!(back.balances(), ledger.balances());
     assert_eq!(back.hash_at(11), ledger.hash_at(11));
