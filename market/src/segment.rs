@@ -31,7 +31,7 @@ pub const MAX_SEGMENT_ENTRIES: usize = 1_000_000;
 /// Most evidence heads in a segment.
 pub const MAX_EVIDENCE_HEADS: usize = 1024;
 /// Signatures per batch verification call.
-const BATCH: usize = 256;
+const BATCH: usize = 32_768;
 
 /// A decoded segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
