@@ -190,3 +190,47 @@ pub fn quota(
         }
     }
 }
+
+/// Bytes a node lends *and has proven*, derived from its own ledger: for each storage
+/// contract, the average bytes held over the period of its latest storage receipt
+/// (`amount` byte·seconds ÷ the period's seconds), counting only receipts whose period
+/// ended within `window` seconds of `now`. A storage receipt is signed by the renter
+/// only after a passed audit, so this counts proven storage, never a claim.
+pub fn lent_proven_bytes(
+    owner: &crate::types::PublicKey,
+    entries: &[crate::entry::Entry],
+    now: Timestamp,
+    window: u64,
+) -> u64 {
+    use std::collections::BTreeMap;
+
+    use crate::entry::EntryBody;
+    use crate::types::ResourceKind;
+
+    let mut latest: BTreeMap<crate::types::Hash32, (Timestamp, u64)> = BTreeMap::new();
+    for e in entries {
+        let EntryBody::Receipt(sr) = &e.body else {
+            continue;
+        };
+        let r = &sr.receipt;
+        if r.provider != *owner || r.resource != ResourceKind::Storage {
+            continue;
+        }
+        if now.since(r.period_end) > window {
+            continue;
+        }
+        let secs = r.period_end.since(r.period_start);
+        if secs == 0 {
+            continue;
+        }
+        let bytes = r.amount.0 / secs;
+        let slot = latest.entry(r.contract).or_insert((r.period_end, bytes));
+        if r.period_end >= slot.0 {
+            *slot = (r.period_end, bytes);
+        }
+    }
+    latest
+        .values()
+        .map(|&(_, b)| b)
+        .fold(0u64, u64::saturating_add)
+}

@@ -405,3 +405,55 @@ fn unpaid_debt_decays_and_credit_does_not() {
     };
     assert_eq!(decay.apply(&credit, Timestamp(10 * DAY)), Balance(25));
 }
+
+#[test]
+fn lent_proven_bytes_come_from_the_latest_storage_receipt_of_each_contract() {
+    use cairn_market::quota::lent_proven_bytes;
+    use cairn_market::*;
+    let (host, renter) = (
+        SigningKey::from_bytes(&[1; 32]),
+        SigningKey::from_bytes(&[2; 32]),
+    );
+    let mut ledger = Ledger::new(PublicKey::of(&host));
+    let mut prev = Hash32::ZERO;
+    for (seq, (start, end, bytes)) in [(0u64, 100u64, 4096u64), (100, 200, 8192)]
+        .into_iter()
+        .enumerate()
+    {
+        let r = Receipt {
+            provider: PublicKey::of(&host),
+            consumer: PublicKey::of(&renter),
+            resource: ResourceKind::Storage,
+            amount: Quantity(bytes * (end - start)),
+            credits: Credits(1),
+            period_start: Timestamp(start),
+            period_end: Timestamp(end),
+            contract: Hash32([9; 32]),
+            seq: seq as u64 + 1,
+            prev,
+        };
+        prev = r.id();
+        let cs = r.sign_as_consumer(&renter);
+        ledger
+            .append(Timestamp(end), EntryBody::Receipt(r.countersign(cs, &host)))
+            .unwrap();
+    }
+    let pk = PublicKey::of(&host);
+    assert_eq!(
+        lent_proven_bytes(&pk, ledger.entries(), Timestamp(250), 3600),
+        8192
+    );
+    assert_eq!(
+        lent_proven_bytes(&pk, ledger.entries(), Timestamp(10_000), 3600),
+        0
+    );
+    assert_eq!(
+        lent_proven_bytes(
+            &PublicKey::of(&renter),
+            ledger.entries(),
+            Timestamp(250),
+            3600
+        ),
+        0
+    );
+}
