@@ -63,6 +63,9 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
             _ => None,
         };
     }
+    if cause.downcast_ref::<super::ledger::InvalidSegment>().is_some() {
+        return Some(Code::Integrity);
+    }
     if cause.downcast_ref::<cairn::ticket::TicketError>().is_some() {
         return Some(Code::InvalidInput);
     }

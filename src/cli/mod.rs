@@ -2,9 +2,11 @@
 //! one command, map its error to an exit code. `anyhow` lives here, at the
 //! binary's edge, and nowhere in the library.
 
+mod bench;
 mod daemon;
 mod exit;
 mod id;
+mod ledger;
 mod output;
 mod status;
 
@@ -46,6 +48,12 @@ pub enum Command {
     Daemon(daemon::DaemonArgs),
     /// Show the running daemon's status (through its local API).
     Status,
+    /// The resource ledger: verify exported segments.
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCommand),
+    /// Simulations and measurements (see docs/BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Run the parsed command line; the return value is the process's exit code.
@@ -62,16 +70,23 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn dispatch(cli: Cli, out: Output) -> anyhow::Result<()> {
+    // Commands that do not touch a data directory.
+    let command = match cli.command {
+        Some(Command::Ledger(cmd)) => return ledger::ledger(cmd, out),
+        Some(Command::Bench(cmd)) => return bench::bench(cmd, out),
+        other => other,
+    };
     let dd = DataDir::locate(cli.data_dir.as_deref())?;
-    // Any command on a missing data directory initialises it first.
-    if !matches!(cli.command, Some(Command::Init)) {
+    // Any other command on a missing data directory initialises it first.
+    if !matches!(command, Some(Command::Init)) {
         dd.init()?;
     }
-    match cli.command {
+    match command {
         Some(Command::Init) => id::init(&dd, out),
         Some(Command::Id) => id::id(&dd, out),
         Some(Command::Daemon(args)) => daemon::daemon(&dd, args, out),
         Some(Command::Status) => status::status(&dd, out),
+        Some(Command::Ledger(_) | Command::Bench(_)) => unreachable!("handled above"),
         // With no command, run the node (the dashboard will open here once it exists).
         None => daemon::daemon(&dd, daemon::DaemonArgs::default(), out),
     }
