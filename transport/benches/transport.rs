@@ -1,1 +1,231 @@
-fn main() {}
+//! Transport benchmarks, each against a baseline measured in the same run.
+//!
+//! - `bulk/*`: one stream, 64 KiB writes and reads over loopback TCP, against
+//!   a plain tokio TCP copy with the same buffer sizes; rotation at the
+//!   default budget, every 1 MiB, and off; both ciphers.
+//! - `streams/*`: 1,000 concurrent streams moving the same total as one
+//!   stream; the slowest stream's share of its fair share is printed.
+//! - `handshake/*`: full XX + identity check, both sides on one thread.
+//!
+//! Run: `cargo bench -p cairn-transport --bench transport`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cairn_transport::{CipherKind, Connection, Endpoint, Identity, TransportConfig};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+
+const BUF: usize = 64 * 1024;
+const BULK: usize = 64 * 1024 * 1024;
+
+fn rt() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+async fn tcp_pair() -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind(loopback()).await.unwrap();
+    let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+    let (b, _) = l.accept().await.unwrap();
+    a.set_nodelay(true).unwrap();
+    b.set_nodelay(true).unwrap();
+    (a, b)
+}
+
+async fn conn_pair(cfg: TransportConfig) -> (Endpoint, Endpoint, Connection, Connection) {
+    let server = Endpoint::bind(Identity::generate(), cfg.clone(), loopback()).await.unwrap();
+    let client = Endpoint::bind(Identity::generate(), cfg, loopback()).await.unwrap();
+    let srv = server.clone();
+    let acc = tokio::spawn(async move { srv.accept().await.unwrap() });
+    let a = client.connect(server.node_id(), server.local_addr()).await.unwrap();
+    let b = acc.await.unwrap();
+    (server, client, a, b)
+}
+
+/// Writes `total` bytes in BUF chunks to `w` while `r` drains them; returns the time.
+async fn pump<W, R>(mut w: W, mut r: R, total: usize) -> Duration
+where
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+{
+    let start = Instant::now();
+    let reader = tokio::spawn(async move {
+        let mut buf = vec![0u8; BUF];
+        let mut n = 0;
+        while n < total {
+            let k = r.read(&mut buf).await.unwrap();
+            assert!(k > 0);
+            n += k;
+        }
+        r
+    });
+    let data = vec![0x5au8; BUF];
+    let mut sent = 0;
+    while sent < total {
+        w.write_all(&data).await.unwrap();
+        sent += BUF;
+    }
+    w.flush().await.unwrap();
+    let _r = reader.await.unwrap();
+    start.elapsed()
+}
+
+fn bulk(c: &mut Criterion) {
+    let rt = rt();
+    let mut g = c.benchmark_group("bulk");
+    g.throughput(Throughput::Bytes(BULK as u64));
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(8));
+    g.bench_function("tcp_copy_baseline", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut t = Duration::ZERO;
+                for _ in 0..iters {
+                    let (a, bb) = tcp_pair().await;
+                    t += pump(a, bb, BULK).await;
+                }
+                t
+            })
+        })
+    });
+    let variants: [(&str, CipherKind, u64); 5] = [
+        ("aes_rotate_default", CipherKind::Aes256Gcm, TransportConfig::default().rotate_after_bytes),
+        ("aes_rotate_1mib", CipherKind::Aes256Gcm, 1024 * 1024),
+        ("aes_rotate_off", CipherKind::Aes256Gcm, 0),
+        ("chacha_rotate_1mib", CipherKind::ChaCha20Poly1305, 1024 * 1024),
+        ("chacha_rotate_off", CipherKind::ChaCha20Poly1305, 0),
+    ];
+    for (name, cipher, rotate) in variants {
+        let cfg = TransportConfig { default_cipher: cipher, rotate_after_bytes: rotate, ..TransportConfig::default() };
+        let (_s, _c, a, bconn) = rt.block_on(conn_pair(cfg));
+        let a = Arc::new(a);
+        let bconn = Arc::new(bconn);
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut t = Duration::ZERO;
+                    for _ in 0..iters {
+                        let ws = a.open_stream("bench/1").await.unwrap();
+                        let bc = bconn.clone();
+                        let rs = tokio::spawn(async move { bc.accept_stream().await.unwrap().1 });
+                        // The header and first key cross before the clock starts.
+                        let mut ws = ws;
+                        ws.write_all(&[0u8; 1]).await.unwrap();
+                        ws.flush().await.unwrap();
+                        let mut rs = rs.await.unwrap();
+                        let mut one = [0u8; 1];
+                        rs.read_exact(&mut one).await.unwrap();
+                        t += pump(ws, rs, BULK).await;
+                    }
+                    t
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+fn many_streams(c: &mut Criterion) {
+    const N: usize = 1000;
+    const PER: usize = 64 * 1024;
+    let rt = rt();
+    let mut g = c.benchmark_group("streams");
+    g.throughput(Throughput::Bytes((N * PER) as u64));
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(10));
+    let (_s, _c, a, bconn) = rt.block_on(conn_pair(TransportConfig::default()));
+    let a = Arc::new(a);
+    let bconn = Arc::new(bconn);
+    g.bench_function("one_stream_same_total", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut t = Duration::ZERO;
+                for _ in 0..iters {
+                    let mut ws = a.open_stream("bench/1").await.unwrap();
+                    ws.write_all(&[0u8; 1]).await.unwrap();
+                    ws.flush().await.unwrap();
+                    let mut rs = bconn.accept_stream().await.unwrap().1;
+                    let mut one = [0u8; 1];
+                    rs.read_exact(&mut one).await.unwrap();
+                    t += pump(ws, rs, N * PER).await;
+                }
+                t
+            })
+        })
+    });
+    let mut worst_share = f64::MAX;
+    g.bench_function("thousand_streams", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut t = Duration::ZERO;
+                for _ in 0..iters {
+                    // Open and prime all streams first; then move data on all at once.
+                    let mut pairs = Vec::with_capacity(N);
+                    for _ in 0..N {
+                        let mut ws = a.open_stream("bench/1").await.unwrap();
+                        ws.write_all(&[0u8; 1]).await.unwrap();
+                        ws.flush().await.unwrap();
+                        let mut rs = bconn.accept_stream().await.unwrap().1;
+                        let mut one = [0u8; 1];
+                        rs.read_exact(&mut one).await.unwrap();
+                        pairs.push((ws, rs));
+                    }
+                    let start = Instant::now();
+                    let mut tasks = Vec::with_capacity(N);
+                    for (ws, rs) in pairs {
+                        tasks.push(tokio::spawn(async move {
+                            pump(ws, rs, PER).await;
+                            start.elapsed()
+                        }));
+                    }
+                    let mut slowest = Duration::ZERO;
+                    for task in tasks {
+                        slowest = slowest.max(task.await.unwrap());
+                    }
+                    let total = start.elapsed();
+                    t += total;
+                    // Fair share: total/N of the aggregate rate; a stream that
+                    // finishes at `slowest` got PER/slowest.
+                    let fair = (N * PER) as f64 / total.as_secs_f64() / N as f64;
+                    let got = PER as f64 / slowest.as_secs_f64();
+                    worst_share = worst_share.min(got / fair);
+                }
+                t
+            })
+        })
+    });
+    g.finish();
+    eprintln!("streams/thousand_streams: slowest stream got {:.0}% of its fair share (worst sample)", worst_share * 100.0);
+}
+
+fn handshakes(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let server = Identity::generate();
+    let client = Identity::generate();
+    let sid = server.node_id();
+    let mut g = c.benchmark_group("handshake");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("xx_identity_both_sides_one_core", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let (mut x, mut y) = tokio::io::duplex(4096);
+                let (r, i) = tokio::join!(
+                    cairn_transport::handshake::respond(&mut y, &server),
+                    cairn_transport::handshake::initiate(&mut x, &client, sid)
+                );
+                assert!(r.is_ok() && i.is_ok());
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bulk, many_streams, handshakes);
+criterion_main!(benches);
