@@ -57,6 +57,7 @@ pub struct Stream {
     inbound: bool,
     // sending
     send_key: StreamKey,
+    next_key: Option<StreamKey>,
     progress: EpochProgress,
     schedule: RotationSchedule,
     wbuf: Box<[u8]>,
@@ -126,6 +127,7 @@ impl Stream {
             max_frame,
             inbound,
             send_key,
+            next_key: None,
             progress: EpochProgress {
                 bytes: 0,
                 started: now(),
@@ -187,33 +189,40 @@ impl Stream {
         Poll::Ready(Ok(()))
     }
 
+    /// Announces the next key as soon as the receiver acknowledged the
+    /// current one, and switches to it when the schedule says so. Announcing
+    /// early means the receiver holds the next key before its first frame
+    /// arrives, so rotation never stalls the reader.
     fn maybe_rotate(&mut self) {
         let t = now();
-        self.progress.acknowledged =
-            self.keys.acked.load(Ordering::Acquire) == i64::from(self.send_key.epoch());
+        let current = self.send_key.epoch();
+        if self.next_key.is_none()
+            && self.keys.acked.load(Ordering::Acquire) == i64::from(current)
+            && let Some(next_epoch) = current.checked_add(1)
+        {
+            let kind = self.send_key.kind();
+            let (key, bytes) = StreamKey::random(kind, next_epoch);
+            let msg = ControlMsg::StreamKey {
+                stream_id: self.id,
+                epoch: next_epoch,
+                cipher: kind,
+                key: bytes,
+            };
+            // A full control queue just postpones the announcement.
+            if self.ctx.control_tx.try_send(msg).is_ok() {
+                self.next_key = Some(key);
+            }
+        }
+        self.progress.acknowledged = self.next_key.is_some();
         if !self.schedule.due(&self.progress, t) {
             return;
         }
-        let Some(next_epoch) = self.send_key.epoch().checked_add(1) else {
+        let Some(next) = self.next_key.take() else {
             return;
         };
-        let kind = self.send_key.kind();
-        let (key, bytes) = StreamKey::random(kind, next_epoch);
+        let next_epoch = next.epoch();
         self.keys.send_epoch.store(next_epoch, Ordering::Release);
-        let msg = ControlMsg::StreamKey {
-            stream_id: self.id,
-            epoch: next_epoch,
-            cipher: kind,
-            key: bytes,
-        };
-        if self.ctx.control_tx.try_send(msg).is_err() {
-            // Control queue full: keep the current key and try at the next frame.
-            self.keys
-                .send_epoch
-                .store(self.send_key.epoch(), Ordering::Release);
-            return;
-        }
-        self.send_key = key; // the old key is dropped, and so wiped, here
+        self.send_key = next; // the old key is dropped, and so wiped, here
         self.progress = EpochProgress {
             bytes: 0,
             started: t,
