@@ -11,7 +11,10 @@ use cairn_transport::{Endpoint, Identity, TransportConfig};
 
 fn rss_kib() -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn main() {
@@ -19,7 +22,11 @@ fn main() {
         return;
     }
     const N: usize = 1000;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let cfg = TransportConfig { max_connections_per_ip: 4096, ..TransportConfig::default() };
         let server = Endpoint::bind(Identity::generate(), cfg.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();

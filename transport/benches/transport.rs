@@ -23,7 +23,11 @@ const BUF: usize = 64 * 1024;
 const BULK: usize = 64 * 1024 * 1024;
 
 fn rt() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn loopback() -> SocketAddr {
@@ -40,11 +44,18 @@ async fn tcp_pair() -> (TcpStream, TcpStream) {
 }
 
 async fn conn_pair(cfg: TransportConfig) -> (Endpoint, Endpoint, Connection, Connection) {
-    let server = Endpoint::bind(Identity::generate(), cfg.clone(), loopback()).await.unwrap();
-    let client = Endpoint::bind(Identity::generate(), cfg, loopback()).await.unwrap();
+    let server = Endpoint::bind(Identity::generate(), cfg.clone(), loopback())
+        .await
+        .unwrap();
+    let client = Endpoint::bind(Identity::generate(), cfg, loopback())
+        .await
+        .unwrap();
     let srv = server.clone();
     let acc = tokio::spawn(async move { srv.accept().await.unwrap() });
-    let a = client.connect(server.node_id(), server.local_addr()).await.unwrap();
+    let a = client
+        .connect(server.node_id(), server.local_addr())
+        .await
+        .unwrap();
     let b = acc.await.unwrap();
     (server, client, a, b)
 }
@@ -96,14 +107,26 @@ fn bulk(c: &mut Criterion) {
         })
     });
     let variants: [(&str, CipherKind, u64); 5] = [
-        ("aes_rotate_default", CipherKind::Aes256Gcm, TransportConfig::default().rotate_after_bytes),
+        (
+            "aes_rotate_default",
+            CipherKind::Aes256Gcm,
+            TransportConfig::default().rotate_after_bytes,
+        ),
         ("aes_rotate_1mib", CipherKind::Aes256Gcm, 1024 * 1024),
         ("aes_rotate_off", CipherKind::Aes256Gcm, 0),
-        ("chacha_rotate_1mib", CipherKind::ChaCha20Poly1305, 1024 * 1024),
+        (
+            "chacha_rotate_1mib",
+            CipherKind::ChaCha20Poly1305,
+            1024 * 1024,
+        ),
         ("chacha_rotate_off", CipherKind::ChaCha20Poly1305, 0),
     ];
     for (name, cipher, rotate) in variants {
-        let cfg = TransportConfig { default_cipher: cipher, rotate_after_bytes: rotate, ..TransportConfig::default() };
+        let cfg = TransportConfig {
+            default_cipher: cipher,
+            rotate_after_bytes: rotate,
+            ..TransportConfig::default()
+        };
         let (_s, _c, a, bconn) = rt.block_on(conn_pair(cfg));
         let a = Arc::new(a);
         let bconn = Arc::new(bconn);
@@ -202,11 +225,17 @@ fn many_streams(c: &mut Criterion) {
         })
     });
     g.finish();
-    eprintln!("streams/thousand_streams: slowest stream got {:.0}% of its fair share (worst sample)", worst_share * 100.0);
+    eprintln!(
+        "streams/thousand_streams: slowest stream got {:.0}% of its fair share (worst sample)",
+        worst_share * 100.0
+    );
 }
 
 fn handshakes(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let server = Identity::generate();
     let client = Identity::generate();
     let sid = server.node_id();

@@ -193,7 +193,13 @@ impl StreamKey {
         let n = nonce(self.counter);
         self.aead
             .0
-            .open_in_place_separate_tag(Nonce::assume_unique_for_key(n), Aad::from(head), tag, ct, 0..)
+            .open_in_place_separate_tag(
+                Nonce::assume_unique_for_key(n),
+                Aad::from(head),
+                tag,
+                ct,
+                0..,
+            )
             .map_err(|_| StreamFrameError::Decrypt)?;
         self.counter += 1;
         Ok(len)
