@@ -138,3 +138,24 @@ async fn a_thousand_concurrent_streams_each_arrive_byte_for_byte() {
     .expect("1000 streams finish");
     server.await.unwrap();
 }
+
+#[tokio::test]
+async fn more_than_256_streams_open_while_the_acceptor_only_reads() {
+    // yamux caps unacknowledged outbound streams at 256; the acceptor must
+    // acknowledge streams itself even if it never writes.
+    let (a, b) = duplex_pair(fast_config()).await;
+    let mut held = Vec::new();
+    for i in 0..300u32 {
+        let mut ws = tokio::time::timeout(Duration::from_secs(5), a.open_stream("blocks/1"))
+            .await
+            .unwrap_or_else(|_| panic!("stream {i} could not be opened"))
+            .unwrap();
+        ws.write_all(&i.to_be_bytes()).await.unwrap();
+        ws.flush().await.unwrap();
+        let (_, mut rs) = b.accept_stream().await.unwrap();
+        let mut got = [0u8; 4];
+        rs.read_exact(&mut got).await.unwrap();
+        assert_eq!(u32::from_be_bytes(got), i);
+        held.push((ws, rs));
+    }
+}
