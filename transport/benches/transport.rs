@@ -19,8 +19,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 
-const BUF: usize = 64 * 1024;
-const BULK: usize = 64 * 1024 * 1024;
+// Four full stream frames (default max_frame_size 65483), for both the
+// baseline and the transport.
+const BUF: usize = 4 * 65_483;
+const BULK: usize = 256 * BUF;
 
 fn rt() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -157,7 +159,7 @@ fn bulk(c: &mut Criterion) {
 
 fn many_streams(c: &mut Criterion) {
     const N: usize = 1000;
-    const PER: usize = 64 * 1024;
+    const PER: usize = 65_483;
     let rt = rt();
     let mut g = c.benchmark_group("streams");
     g.throughput(Throughput::Bytes((N * PER) as u64));
