@@ -82,8 +82,9 @@ where
     let data = vec![0x5au8; BUF];
     let mut sent = 0;
     while sent < total {
-        w.write_all(&data).await.unwrap();
-        sent += BUF;
+        let n = BUF.min(total - sent);
+        w.write_all(&data[..n]).await.unwrap();
+        sent += n;
     }
     w.flush().await.unwrap();
     let _r = reader.await.unwrap();
