@@ -159,3 +159,29 @@ async fn more_than_256_streams_open_while_the_acceptor_only_reads() {
         held.push((ws, rs));
     }
 }
+
+#[tokio::test]
+async fn router_delivers_streams_to_the_handler_of_their_protocol() {
+    let (a, b) = duplex_pair(fast_config()).await;
+    let (dht_tx, mut dht_rx) = tokio::sync::mpsc::channel(4);
+    let (blocks_tx, mut blocks_rx) = tokio::sync::mpsc::channel(4);
+    let router = cairn_transport::Router::new()
+        .route("dht/1", dht_tx)
+        .route("blocks/1", blocks_tx);
+    tokio::spawn(async move { router.serve(b).await });
+    let mut opened = Vec::new();
+    for proto in ["blocks/1", "unknown/1", "dht/1"] {
+        let mut s = a.open_stream(proto).await.unwrap();
+        s.write_all(proto.as_bytes()).await.unwrap();
+        s.flush().await.unwrap();
+        opened.push(s);
+    }
+    let (_, mut s) = dht_rx.recv().await.unwrap();
+    assert_eq!(s.protocol(), "dht/1");
+    let mut buf = [0u8; 5];
+    s.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"dht/1");
+    let (_, s) = blocks_rx.recv().await.unwrap();
+    assert_eq!(s.protocol(), "blocks/1");
+    assert!(dht_rx.try_recv().is_err() && blocks_rx.try_recv().is_err());
+}
