@@ -58,6 +58,12 @@ pub struct Stream {
     // sending
     send_key: StreamKey,
     next_key: Option<StreamKey>,
+    /// Test-only copies of the raw sending keys (current, next).
+    #[cfg(any(test, feature = "test-util"))]
+    test_keys: (
+        zeroize::Zeroizing<[u8; 32]>,
+        Option<zeroize::Zeroizing<[u8; 32]>>,
+    ),
     progress: EpochProgress,
     schedule: RotationSchedule,
     wbuf: Box<[u8]>,
@@ -97,6 +103,8 @@ impl Stream {
         let cfg = &ctx.config;
         let kind = cfg.default_cipher;
         let (send_key, bytes) = StreamKey::random(kind, 0);
+        #[cfg(any(test, feature = "test-util"))]
+        let test_keys = (bytes.clone(), None);
         keys.send_epoch.store(0, Ordering::Release);
         ctx.control_tx
             .send(ControlMsg::StreamKey {
@@ -128,6 +136,8 @@ impl Stream {
             inbound,
             send_key,
             next_key: None,
+            #[cfg(any(test, feature = "test-util"))]
+            test_keys,
             progress: EpochProgress {
                 bytes: 0,
                 started: now(),
@@ -159,8 +169,14 @@ impl Stream {
         self.stats.snapshot()
     }
 
-    /// Test hook: the raw bytes are not kept, but the current sending epoch
-    /// and cipher are, so tests can follow rotation.
+    /// Test hook (feature `test-util`): a copy of the raw bytes of the
+    /// current sending key. Production builds keep no such copy.
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn send_key_bytes_for_test(&self) -> [u8; 32] {
+        *self.test_keys.0
+    }
+
+    /// Test hook: the current sending epoch and cipher.
     #[cfg(any(test, feature = "test-util"))]
     pub fn send_epoch(&self) -> (u32, crate::stream_cipher::CipherKind) {
         (self.send_key.epoch(), self.send_key.kind())
@@ -202,6 +218,8 @@ impl Stream {
         {
             let kind = self.send_key.kind();
             let (key, bytes) = StreamKey::random(kind, next_epoch);
+            #[cfg(any(test, feature = "test-util"))]
+            let test_copy = bytes.clone();
             let msg = ControlMsg::StreamKey {
                 stream_id: self.id,
                 epoch: next_epoch,
@@ -211,6 +229,10 @@ impl Stream {
             // A full control queue just postpones the announcement.
             if self.ctx.control_tx.try_send(msg).is_ok() {
                 self.next_key = Some(key);
+                #[cfg(any(test, feature = "test-util"))]
+                {
+                    self.test_keys.1 = Some(test_copy);
+                }
             }
         }
         self.progress.acknowledged = self.next_key.is_some();
@@ -223,6 +245,10 @@ impl Stream {
         let next_epoch = next.epoch();
         self.keys.send_epoch.store(next_epoch, Ordering::Release);
         self.send_key = next; // the old key is dropped, and so wiped, here
+        #[cfg(any(test, feature = "test-util"))]
+        if let Some(k) = self.test_keys.1.take() {
+            self.test_keys.0 = k;
+        }
         self.progress = EpochProgress {
             bytes: 0,
             started: t,
