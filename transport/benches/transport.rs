@@ -1,1 +1,302 @@
-fn main() {}
+//! Transport benchmarks, each against a baseline measured in the same run.
+//!
+//! - `bulk/*`: one stream, 64 KiB writes and reads over loopback TCP, against
+//!   a plain tokio TCP copy with the same buffer sizes; rotation at the
+//!   default budget, every 1 MiB, and off; both ciphers.
+//! - `streams/*`: 1,000 concurrent streams moving the same total as one
+//!   stream; the slowest stream's share of its fair share is printed.
+//! - `handshake/*`: full XX + identity check, both sides on one thread.
+//!
+//! Run: `cargo bench -p cairn-transport --bench transport`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use cairn_transport::{CipherKind, Connection, Endpoint, Identity, TransportConfig};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+
+// Four full stream frames (default max_frame_size 65483), for both the
+// baseline and the transport.
+const BUF: usize = 4 * 65_483;
+const BULK: usize = 256 * BUF;
+
+fn rt() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+async fn tcp_pair() -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind(loopback()).await.unwrap();
+    let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+    let (b, _) = l.accept().await.unwrap();
+    a.set_nodelay(true).unwrap();
+    b.set_nodelay(true).unwrap();
+    (a, b)
+}
+
+async fn conn_pair(cfg: TransportConfig) -> (Endpoint, Endpoint, Connection, Connection) {
+    let server = Endpoint::bind(Identity::generate(), cfg.clone(), loopback())
+        .await
+        .unwrap();
+    let client = Endpoint::bind(Identity::generate(), cfg, loopback())
+        .await
+        .unwrap();
+    let srv = server.clone();
+    let acc = tokio::spawn(async move { srv.accept().await.unwrap() });
+    let a = client
+        .connect(server.node_id(), server.local_addr())
+        .await
+        .unwrap();
+    let b = acc.await.unwrap();
+    (server, client, a, b)
+}
+
+/// Writes `total` bytes in BUF chunks to `w` while `r` drains them; returns the time.
+async fn pump<W, R>(mut w: W, mut r: R, total: usize) -> Duration
+where
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+{
+    let start = Instant::now();
+    let reader = tokio::spawn(async move {
+        let mut buf = vec![0u8; BUF];
+        let mut n = 0;
+        while n < total {
+            let k = r.read(&mut buf).await.unwrap();
+            assert!(k > 0);
+            n += k;
+        }
+        r
+    });
+    let data = vec![0x5au8; BUF];
+    let mut sent = 0;
+    while sent < total {
+        let n = BUF.min(total - sent);
+        w.write_all(&data[..n]).await.unwrap();
+        sent += n;
+    }
+    w.flush().await.unwrap();
+    let _r = reader.await.unwrap();
+    start.elapsed()
+}
+
+fn bulk(c: &mut Criterion) {
+    let rt = rt();
+    let mut g = c.benchmark_group("bulk");
+    g.throughput(Throughput::Bytes(BULK as u64));
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(8));
+    g.bench_function("tcp_copy_baseline", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut t = Duration::ZERO;
+                for _ in 0..iters {
+                    let (a, bb) = tcp_pair().await;
+                    t += pump(a, bb, BULK).await;
+                }
+                t
+            })
+        })
+    });
+    let variants: [(&str, CipherKind, u64); 5] = [
+        (
+            "aes_rotate_default",
+            CipherKind::Aes256Gcm,
+            TransportConfig::default().rotate_after_bytes,
+        ),
+        ("aes_rotate_1mib", CipherKind::Aes256Gcm, 1024 * 1024),
+        ("aes_rotate_off", CipherKind::Aes256Gcm, 0),
+        (
+            "chacha_rotate_1mib",
+            CipherKind::ChaCha20Poly1305,
+            1024 * 1024,
+        ),
+        ("chacha_rotate_off", CipherKind::ChaCha20Poly1305, 0),
+    ];
+    for (name, cipher, rotate) in variants {
+        let cfg = TransportConfig {
+            default_cipher: cipher,
+            rotate_after_bytes: rotate,
+            ..TransportConfig::default()
+        };
+        let (_s, _c, a, bconn) = rt.block_on(conn_pair(cfg));
+        let a = Arc::new(a);
+        let bconn = Arc::new(bconn);
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut t = Duration::ZERO;
+                    for _ in 0..iters {
+                        let ws = a.open_stream("bench/1").await.unwrap();
+                        let bc = bconn.clone();
+                        let rs = tokio::spawn(async move { bc.accept_stream().await.unwrap().1 });
+                        // The header and first key cross before the clock starts.
+                        let mut ws = ws;
+                        ws.write_all(&[0u8; 1]).await.unwrap();
+                        ws.flush().await.unwrap();
+                        let mut rs = rs.await.unwrap();
+                        let mut one = [0u8; 1];
+                        rs.read_exact(&mut one).await.unwrap();
+                        t += pump(ws, rs, BULK).await;
+                    }
+                    t
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+/// Like `pump` with one writer per stream, counting received bytes in `counters[i]`.
+async fn pump_counted(
+    mut w: cairn_transport::Stream,
+    mut r: cairn_transport::Stream,
+    total: usize,
+    counters: Arc<Vec<AtomicU64>>,
+    i: usize,
+    start: Arc<tokio::sync::Barrier>,
+) {
+    start.wait().await;
+    let reader = tokio::spawn(async move {
+        let mut buf = vec![0u8; BUF];
+        let mut n = 0;
+        while n < total {
+            let k = r.read(&mut buf).await.unwrap();
+            assert!(k > 0);
+            n += k;
+            counters[i].fetch_add(k as u64, Ordering::Relaxed);
+        }
+        r
+    });
+    let data = vec![0x5au8; BUF];
+    let mut sent = 0;
+    while sent < total {
+        let n = BUF.min(total - sent);
+        w.write_all(&data[..n]).await.unwrap();
+        sent += n;
+    }
+    w.flush().await.unwrap();
+    let _r = reader.await.unwrap();
+}
+
+fn many_streams(c: &mut Criterion) {
+    const N: usize = 1000;
+    // Twice the yamux stream window, so streams compete for the connection.
+    const PER: usize = 8 * 65_483;
+    let rt = rt();
+    let mut g = c.benchmark_group("streams");
+    g.throughput(Throughput::Bytes((N * PER) as u64));
+    g.sampling_mode(SamplingMode::Flat);
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(10));
+    let (_s, _c, a, bconn) = rt.block_on(conn_pair(TransportConfig::default()));
+    let a = Arc::new(a);
+    let bconn = Arc::new(bconn);
+    g.bench_function("one_stream_same_total", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut t = Duration::ZERO;
+                for _ in 0..iters {
+                    let mut ws = a.open_stream("bench/1").await.unwrap();
+                    ws.write_all(&[0u8; 1]).await.unwrap();
+                    ws.flush().await.unwrap();
+                    let mut rs = bconn.accept_stream().await.unwrap().1;
+                    let mut one = [0u8; 1];
+                    rs.read_exact(&mut one).await.unwrap();
+                    t += pump(ws, rs, N * PER).await;
+                }
+                t
+            })
+        })
+    });
+    let mut worst_share = f64::MAX;
+    g.bench_function("thousand_streams", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut t = Duration::ZERO;
+                for _ in 0..iters {
+                    // Open and prime all streams first; then move data on all at once.
+                    let mut pairs = Vec::with_capacity(N);
+                    for _ in 0..N {
+                        let mut ws = a.open_stream("bench/1").await.unwrap();
+                        ws.write_all(&[0u8; 1]).await.unwrap();
+                        ws.flush().await.unwrap();
+                        let mut rs = bconn.accept_stream().await.unwrap().1;
+                        let mut one = [0u8; 1];
+                        rs.read_exact(&mut one).await.unwrap();
+                        pairs.push((ws, rs));
+                    }
+                    let counters: Arc<Vec<AtomicU64>> =
+                        Arc::new((0..N).map(|_| AtomicU64::new(0)).collect());
+                    let start = Instant::now();
+                    let mut set = tokio::task::JoinSet::new();
+                    let barrier = Arc::new(tokio::sync::Barrier::new(N));
+                    for (i, (ws, rs)) in pairs.into_iter().enumerate() {
+                        let c = counters.clone();
+                        set.spawn(pump_counted(ws, rs, PER, c, i, barrier.clone()));
+                    }
+                    // When the first stream completes, compare every stream's
+                    // progress with the mean: the slowest one's share of it.
+                    if let Some(r) = set.join_next().await {
+                        r.unwrap();
+                    }
+                    let snap: Vec<u64> =
+                        counters.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+                    let mean = snap.iter().sum::<u64>() as f64 / N as f64;
+                    let min = snap.iter().copied().min().unwrap_or(0) as f64;
+                    worst_share = worst_share.min(min / mean);
+                    while let Some(r) = set.join_next().await {
+                        r.unwrap();
+                    }
+                    t += start.elapsed();
+                }
+                t
+            })
+        })
+    });
+    g.finish();
+    eprintln!(
+        "streams/thousand_streams: when the first stream finished, the slowest had {:.0}% of the mean progress (worst sample)",
+        worst_share * 100.0
+    );
+}
+
+fn handshakes(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = Identity::generate();
+    let client = Identity::generate();
+    let sid = server.node_id();
+    let mut g = c.benchmark_group("handshake");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("xx_identity_both_sides_one_core", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let (mut x, mut y) = tokio::io::duplex(4096);
+                let (r, i) = tokio::join!(
+                    cairn_transport::handshake::respond(&mut y, &server),
+                    cairn_transport::handshake::initiate(&mut x, &client, sid)
+                );
+                assert!(r.is_ok() && i.is_ok());
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bulk, many_streams, handshakes);
+criterion_main!(benches);

@@ -16,6 +16,8 @@ use crate::stream_cipher::CipherKind;
 #[serde(default, deny_unknown_fields)]
 pub struct TransportConfig {
     /// Largest plaintext of one per-stream frame, sent and accepted (bytes,
+    /// default 65483 so that frame + 24-byte stream overhead + 12-byte yamux
+    /// header fill one 65535-byte Noise message exactly;
     /// 1024 ..= 1 MiB). Peers must agree on a value at least as large as the
     /// sender's.
     pub max_frame_size: u32,
@@ -60,7 +62,7 @@ pub struct TransportConfig {
 impl Default for TransportConfig {
     fn default() -> Self {
         TransportConfig {
-            max_frame_size: 64 * 1024,
+            max_frame_size: 65_483,
             max_streams_per_connection: 1024,
             yamux_max_connection_window: 1024 * 256 * 1024,
             handshake_timeout_ms: 10_000,

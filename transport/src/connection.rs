@@ -565,6 +565,13 @@ impl<T: futures::io::AsyncRead + futures::io::AsyncWrite + Unpin + Send + 'stati
                     return;
                 }
             };
+            // Acknowledge the stream now (yamux ACK on an empty data frame):
+            // yamux lets an opener have only 256 unacknowledged streams, and
+            // an acceptor that only reads would otherwise never send one.
+            let _ = std::future::poll_fn(|cx| {
+                futures::io::AsyncWrite::poll_write(std::pin::Pin::new(&mut s), cx, &[])
+            })
+            .await;
             let stream = match Stream::new(s, keys, ctx.clone(), protocol, true).await {
                 Ok(st) => st,
                 Err(_) => return,

@@ -7,7 +7,7 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::frame::{MAX_NOISE_MESSAGE, prefix};
+use crate::frame::prefix;
 use crate::identity::{Identity, NodeId};
 use crate::payload::{self, PayloadError};
 
@@ -152,8 +152,8 @@ pub async fn initiate_with_prologue<T: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<Handshaked, HandshakeError> {
     let secret = identity.noise_secret();
     let mut hs = builder(prologue, &secret)?;
-    let mut buf = vec![0u8; MAX_NOISE_MESSAGE + 2];
-    let mut out = vec![0u8; MAX_NOISE_MESSAGE];
+    let mut buf = [0u8; MAX_HANDSHAKE_MESSAGE + 2];
+    let mut out = [0u8; MAX_HANDSHAKE_MESSAGE];
     write_msg(io, &mut hs, &[], &mut buf).await?;
     let n = read_msg(io, &mut hs, &mut buf, &mut out).await?;
     // Check the responder before revealing our identity in message 3.
@@ -186,8 +186,8 @@ pub async fn respond<T: AsyncRead + AsyncWrite + Unpin>(
         .prologue(PROLOGUE)?
         .local_private_key(&secret[..])?
         .build_responder()?;
-    let mut buf = vec![0u8; MAX_NOISE_MESSAGE + 2];
-    let mut out = vec![0u8; MAX_NOISE_MESSAGE];
+    let mut buf = [0u8; MAX_HANDSHAKE_MESSAGE + 2];
+    let mut out = [0u8; MAX_HANDSHAKE_MESSAGE];
     let n = read_msg(io, &mut hs, &mut buf, &mut out).await?;
     if n != 0 {
         return Err(HandshakeError::Message1Payload);

@@ -1,10 +1,10 @@
 //! When a sender rotates its stream key: a pure schedule over bytes sent,
 //! time elapsed and whether the receiver acknowledged the current epoch.
 //!
-//! It takes `now` as an argument so tests step time by hand. The
-//! acknowledgement gate is what lets a receiver hold only the current and the
-//! next key: the next key is never announced before the receiver has started
-//! on the current one.
+//! It takes `now` as an argument so tests step time by hand. The sender
+//! announces the next key only after the receiver acknowledged the current
+//! one, and can only switch to a key it announced; that is what lets a
+//! receiver hold only the current and the next key.
 
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,8 @@ pub struct EpochProgress {
     pub bytes: u64,
     /// When the current key was first used.
     pub started: Instant,
-    /// Whether the receiver acknowledged the current epoch.
+    /// Whether the next key is already announced (which the sender does
+    /// once the receiver acknowledged the current epoch).
     pub acknowledged: bool,
 }
 
@@ -88,7 +89,7 @@ mod tests {
     }
 
     #[test]
-    fn no_rotation_before_the_receiver_acknowledged() {
+    fn no_rotation_before_the_next_key_is_announced() {
         let t = Instant::now();
         let p = EpochProgress {
             bytes: 10_000,

@@ -57,6 +57,13 @@ pub struct Stream {
     inbound: bool,
     // sending
     send_key: StreamKey,
+    next_key: Option<StreamKey>,
+    /// Test-only copies of the raw sending keys (current, next).
+    #[cfg(any(test, feature = "test-util"))]
+    test_keys: (
+        zeroize::Zeroizing<[u8; 32]>,
+        Option<zeroize::Zeroizing<[u8; 32]>>,
+    ),
     progress: EpochProgress,
     schedule: RotationSchedule,
     wbuf: Box<[u8]>,
@@ -96,6 +103,8 @@ impl Stream {
         let cfg = &ctx.config;
         let kind = cfg.default_cipher;
         let (send_key, bytes) = StreamKey::random(kind, 0);
+        #[cfg(any(test, feature = "test-util"))]
+        let test_keys = (bytes.clone(), None);
         keys.send_epoch.store(0, Ordering::Release);
         ctx.control_tx
             .send(ControlMsg::StreamKey {
@@ -126,6 +135,9 @@ impl Stream {
             max_frame,
             inbound,
             send_key,
+            next_key: None,
+            #[cfg(any(test, feature = "test-util"))]
+            test_keys,
             progress: EpochProgress {
                 bytes: 0,
                 started: now(),
@@ -157,8 +169,14 @@ impl Stream {
         self.stats.snapshot()
     }
 
-    /// Test hook: the raw bytes are not kept, but the current sending epoch
-    /// and cipher are, so tests can follow rotation.
+    /// Test hook (feature `test-util`): a copy of the raw bytes of the
+    /// current sending key. Production builds keep no such copy.
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn send_key_bytes_for_test(&self) -> [u8; 32] {
+        *self.test_keys.0
+    }
+
+    /// Test hook: the current sending epoch and cipher.
     #[cfg(any(test, feature = "test-util"))]
     pub fn send_epoch(&self) -> (u32, crate::stream_cipher::CipherKind) {
         (self.send_key.epoch(), self.send_key.kind())
@@ -187,33 +205,50 @@ impl Stream {
         Poll::Ready(Ok(()))
     }
 
+    /// Announces the next key as soon as the receiver acknowledged the
+    /// current one, and switches to it when the schedule says so. Announcing
+    /// early means the receiver holds the next key before its first frame
+    /// arrives, so rotation never stalls the reader.
     fn maybe_rotate(&mut self) {
         let t = now();
-        self.progress.acknowledged =
-            self.keys.acked.load(Ordering::Acquire) == i64::from(self.send_key.epoch());
+        let current = self.send_key.epoch();
+        if self.next_key.is_none()
+            && self.keys.acked.load(Ordering::Acquire) == i64::from(current)
+            && let Some(next_epoch) = current.checked_add(1)
+        {
+            let kind = self.send_key.kind();
+            let (key, bytes) = StreamKey::random(kind, next_epoch);
+            #[cfg(any(test, feature = "test-util"))]
+            let test_copy = bytes.clone();
+            let msg = ControlMsg::StreamKey {
+                stream_id: self.id,
+                epoch: next_epoch,
+                cipher: kind,
+                key: bytes,
+            };
+            // A full control queue just postpones the announcement.
+            if self.ctx.control_tx.try_send(msg).is_ok() {
+                self.next_key = Some(key);
+                #[cfg(any(test, feature = "test-util"))]
+                {
+                    self.test_keys.1 = Some(test_copy);
+                }
+            }
+        }
+        self.progress.acknowledged = self.next_key.is_some();
         if !self.schedule.due(&self.progress, t) {
             return;
         }
-        let Some(next_epoch) = self.send_key.epoch().checked_add(1) else {
+        let Some(next) = self.next_key.take() else {
             return;
         };
-        let kind = self.send_key.kind();
-        let (key, bytes) = StreamKey::random(kind, next_epoch);
+        let next_epoch = next.epoch();
         self.keys.send_epoch.store(next_epoch, Ordering::Release);
-        let msg = ControlMsg::StreamKey {
-            stream_id: self.id,
-            epoch: next_epoch,
-            cipher: kind,
-            key: bytes,
-        };
-        if self.ctx.control_tx.try_send(msg).is_err() {
-            // Control queue full: keep the current key and try at the next frame.
-            self.keys
-                .send_epoch
-                .store(self.send_key.epoch(), Ordering::Release);
-            return;
+        self.send_key = next; // the old key is dropped, and so wiped, here
+        #[cfg(any(test, feature = "test-util"))]
+        if let Some(k) = self.test_keys.1.take() {
+            self.test_keys.0 = k;
         }
-        self.send_key = key; // the old key is dropped, and so wiped, here
         self.progress = EpochProgress {
             bytes: 0,
             started: t,

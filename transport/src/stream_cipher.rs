@@ -4,15 +4,17 @@
 //! Each direction of a data stream has its own random 32-byte key per epoch,
 //! delivered over the control stream. Because keys are fresh random values
 //! and never reused, the nonce is simply the frame's index within its epoch.
-//! Key types come from RustCrypto crates that wipe key schedules on drop, so
-//! dropping a key here is erasing it.
+//! The AEADs are ring's (the fastest we measured, see docs/BENCHMARKS.md);
+//! ring does not wipe its key schedules, so [`WipedKey`] overwrites the
+//! memory of a key the moment it is dropped.
 //!
 //! Frame: `epoch u32 | length u32 | ciphertext (length) | tag (16)`, the
 //! 8-byte head authenticated as associated data.
 
-use aes_gcm::Aes256Gcm;
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use chacha20poly1305::ChaCha20Poly1305;
+use std::mem::{ManuallyDrop, MaybeUninit};
+use std::sync::atomic::{Ordering, compiler_fence};
+
+use ring::aead::{AES_256_GCM, Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, Tag, UnboundKey};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -80,12 +82,28 @@ pub struct StreamKey {
     kind: CipherKind,
     epoch: u32,
     counter: u64,
-    aead: Aead,
+    aead: WipedKey,
 }
 
-enum Aead {
-    ChaCha(Box<ChaCha20Poly1305>),
-    Aes(Box<Aes256Gcm>),
+/// A ring AEAD key whose memory is overwritten with zeros when dropped.
+struct WipedKey(ManuallyDrop<LessSafeKey>);
+
+impl Drop for WipedKey {
+    fn drop(&mut self) {
+        // SAFETY: the key is dropped in place first and never used again
+        // (`ManuallyDrop` prevents a second drop). The bytes it occupied are
+        // then overwritten as plain memory (`MaybeUninit<u8>`), which is valid
+        // for any byte of any type; volatile writes keep the compiler from
+        // eliding them.
+        unsafe {
+            ManuallyDrop::drop(&mut self.0);
+            let p = (&mut self.0 as *mut ManuallyDrop<LessSafeKey>).cast::<MaybeUninit<u8>>();
+            for i in 0..size_of::<LessSafeKey>() {
+                p.add(i).write_volatile(MaybeUninit::new(0));
+            }
+        }
+        compiler_fence(Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for StreamKey {
@@ -106,17 +124,17 @@ fn nonce(counter: u64) -> [u8; 12] {
 impl StreamKey {
     /// A key from raw bytes.
     pub fn new(kind: CipherKind, epoch: u32, key: &[u8; 32]) -> StreamKey {
-        let aead = match kind {
-            CipherKind::ChaCha20Poly1305 => {
-                Aead::ChaCha(Box::new(ChaCha20Poly1305::new(key.into())))
-            }
-            CipherKind::Aes256Gcm => Aead::Aes(Box::new(Aes256Gcm::new(key.into()))),
+        let alg = match kind {
+            CipherKind::ChaCha20Poly1305 => &CHACHA20_POLY1305,
+            CipherKind::Aes256Gcm => &AES_256_GCM,
         };
+        // Both algorithms take 32-byte keys, so this cannot fail.
+        let unbound = UnboundKey::new(alg, key).unwrap_or_else(|_| unreachable!("32-byte key"));
         StreamKey {
             kind,
             epoch,
             counter: 0,
-            aead,
+            aead: WipedKey(ManuallyDrop::new(LessSafeKey::new(unbound))),
         }
     }
     /// A fresh random key, returned with its bytes for sending to the peer.
@@ -148,12 +166,12 @@ impl StreamKey {
         head[..4].copy_from_slice(&self.epoch.to_be_bytes());
         head[4..].copy_from_slice(&len32.to_be_bytes());
         let (body, tail) = rest.split_at_mut(len);
-        let tag = match &self.aead {
-            Aead::ChaCha(c) => c.encrypt_in_place_detached((&n).into(), head, body),
-            Aead::Aes(c) => c.encrypt_in_place_detached((&n).into(), head, body),
-        }
-        .map_err(|_| StreamFrameError::Decrypt)?;
-        tail[..TAG].copy_from_slice(&tag);
+        let tag = self
+            .aead
+            .0
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(n), Aad::from(&*head), body)
+            .map_err(|_| StreamFrameError::Decrypt)?;
+        tail[..TAG].copy_from_slice(tag.as_ref());
         Ok(FRAME_HEAD + len + TAG)
     }
 
@@ -171,13 +189,18 @@ impl StreamKey {
             return Err(StreamFrameError::Decrypt);
         };
         let (ct, tag) = body.split_at_mut(len);
-        let tag: &[u8] = tag;
+        let tag = Tag::try_from(&*tag).map_err(|_| StreamFrameError::Decrypt)?;
         let n = nonce(self.counter);
-        match &self.aead {
-            Aead::ChaCha(c) => c.decrypt_in_place_detached((&n).into(), head, ct, tag.into()),
-            Aead::Aes(c) => c.decrypt_in_place_detached((&n).into(), head, ct, tag.into()),
-        }
-        .map_err(|_| StreamFrameError::Decrypt)?;
+        self.aead
+            .0
+            .open_in_place_separate_tag(
+                Nonce::assume_unique_for_key(n),
+                Aad::from(head),
+                tag,
+                ct,
+                0..,
+            )
+            .map_err(|_| StreamFrameError::Decrypt)?;
         self.counter += 1;
         Ok(len)
     }

@@ -128,3 +128,58 @@ async fn noise_keys_rekey_on_the_counted_schedule() {
     assert!(a.stats().noise_rekeys_sent >= 1);
     assert!(b.stats().noise_rekeys_received >= 1);
 }
+
+#[tokio::test]
+async fn a_key_captured_at_epoch_e_cannot_open_frames_of_epoch_e_plus_2() {
+    use cairn_transport::stream_cipher::{FRAME_HEAD, StreamKey};
+    let cfg = TransportConfig {
+        rotate_after_bytes: 8 * 1024,
+        rotate_after_ms: 0,
+        max_frame_size: 4096,
+        ..fast_config()
+    };
+    let (a, b) = duplex_pair(cfg).await;
+    let mut s = a.open_stream("blocks/1").await.unwrap();
+    let reader = tokio::spawn(async move {
+        let (_, mut r) = b.accept_stream().await.unwrap();
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).await.unwrap();
+        got.len()
+    });
+    let mut captured: Vec<(u32, [u8; 32])> = Vec::new();
+    for _ in 0..200 {
+        s.write_all(&[3u8; 4096]).await.unwrap();
+        s.flush().await.unwrap();
+        tokio::task::yield_now().await;
+        let (epoch, _) = s.send_epoch();
+        if captured.last().is_none_or(|(e, _)| *e != epoch) {
+            captured.push((epoch, s.send_key_bytes_for_test()));
+        }
+    }
+    let (_, cipher) = s.send_epoch();
+    s.shutdown().await.unwrap();
+    assert_eq!(reader.await.unwrap(), 200 * 4096);
+    let (e, key_e) = captured[0];
+    let (e2, key_e2) = *captured
+        .iter()
+        .find(|(x, _)| *x == e + 2)
+        .expect("stream reached epoch e+2");
+    assert_ne!(key_e, key_e2);
+    // A frame sealed with the real epoch e+2 key opens with it, not with the e key.
+    let mut frame = vec![0u8; FRAME_HEAD + 64 + 16];
+    let n = StreamKey::new(cipher, e2, &key_e2)
+        .seal(&mut frame, 64)
+        .unwrap();
+    let head: [u8; FRAME_HEAD] = frame[..FRAME_HEAD].try_into().unwrap();
+    let mut copy = frame.clone();
+    assert!(
+        StreamKey::new(cipher, e2, &key_e2)
+            .open(&head, &mut copy[FRAME_HEAD..n])
+            .is_ok()
+    );
+    assert!(
+        StreamKey::new(cipher, e2, &key_e)
+            .open(&head, &mut frame[FRAME_HEAD..n])
+            .is_err()
+    );
+}

@@ -138,3 +138,50 @@ async fn a_thousand_concurrent_streams_each_arrive_byte_for_byte() {
     .expect("1000 streams finish");
     server.await.unwrap();
 }
+
+#[tokio::test]
+async fn more_than_256_streams_open_while_the_acceptor_only_reads() {
+    // yamux caps unacknowledged outbound streams at 256; the acceptor must
+    // acknowledge streams itself even if it never writes.
+    let (a, b) = duplex_pair(fast_config()).await;
+    let mut held = Vec::new();
+    for i in 0..300u32 {
+        let mut ws = tokio::time::timeout(Duration::from_secs(5), a.open_stream("blocks/1"))
+            .await
+            .unwrap_or_else(|_| panic!("stream {i} could not be opened"))
+            .unwrap();
+        ws.write_all(&i.to_be_bytes()).await.unwrap();
+        ws.flush().await.unwrap();
+        let (_, mut rs) = b.accept_stream().await.unwrap();
+        let mut got = [0u8; 4];
+        rs.read_exact(&mut got).await.unwrap();
+        assert_eq!(u32::from_be_bytes(got), i);
+        held.push((ws, rs));
+    }
+}
+
+#[tokio::test]
+async fn router_delivers_streams_to_the_handler_of_their_protocol() {
+    let (a, b) = duplex_pair(fast_config()).await;
+    let (dht_tx, mut dht_rx) = tokio::sync::mpsc::channel(4);
+    let (blocks_tx, mut blocks_rx) = tokio::sync::mpsc::channel(4);
+    let router = cairn_transport::Router::new()
+        .route("dht/1", dht_tx)
+        .route("blocks/1", blocks_tx);
+    tokio::spawn(async move { router.serve(b).await });
+    let mut opened = Vec::new();
+    for proto in ["blocks/1", "unknown/1", "dht/1"] {
+        let mut s = a.open_stream(proto).await.unwrap();
+        s.write_all(proto.as_bytes()).await.unwrap();
+        s.flush().await.unwrap();
+        opened.push(s);
+    }
+    let (_, mut s) = dht_rx.recv().await.unwrap();
+    assert_eq!(s.protocol(), "dht/1");
+    let mut buf = [0u8; 5];
+    s.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"dht/1");
+    let (_, s) = blocks_rx.recv().await.unwrap();
+    assert_eq!(s.protocol(), "blocks/1");
+    assert!(dht_rx.try_recv().is_err() && blocks_rx.try_recv().is_err());
+}
