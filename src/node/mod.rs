@@ -7,23 +7,19 @@
 //! returns when the token is cancelled (Ctrl-C / SIGTERM in the binary) and
 //! every part has stopped.
 
-pub mod router;
-
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use cairn_transport::{Connection, Endpoint, Identity, NodeId};
+use cairn_transport::{Connection, Endpoint, Identity, Router};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::api::server::{self as api_server, ApiState, NodeInfo};
 use crate::api::token::Token;
 use crate::config::Config;
 use crate::datadir::{DataDir, DataDirError};
 use crate::ticket::Ticket;
-
-use router::{Incoming, Routed, Router};
 
 /// Where the daemon listens; `None` takes the value from config.toml.
 #[derive(Debug, Clone, Default)]
@@ -190,31 +186,10 @@ async fn accept_loop(endpoint: Endpoint, router: Router, shutdown: CancellationT
 }
 
 async fn serve_connection(conn: Connection, router: Router, shutdown: CancellationToken) {
-    let peer: NodeId = conn.remote_node_id();
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            s = conn.accept_stream() => s,
-        };
-        let (protocol, stream) = match accepted {
-            Ok(s) => s,
-            Err(e) => {
-                debug!(%peer, error = %e, "connection closed");
-                break;
-            }
-        };
-        match router.route(Incoming {
-            peer,
-            protocol: protocol.clone(),
-            stream,
-        }) {
-            Routed::Delivered => {}
-            Routed::UnknownProtocol => {
-                debug!(%peer, %protocol, "stream for an unknown protocol closed")
-            }
-            Routed::Busy => warn!(%peer, %protocol, "service busy: stream dropped"),
-            Routed::Closed => debug!(%peer, %protocol, "service stopped: stream dropped"),
-        }
+    let peer = conn.remote_node_id();
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = router.serve(conn.clone()) => {}
     }
     conn.close();
     info!(%peer, "peer disconnected");
