@@ -1,0 +1,948 @@
+//! The DHT core: one node's routing table, stores, requests and queries.
+//!
+//! Everything that touches the outside world is an [`Action`] for the driver
+//! to carry out, and everything the outside world does is a method call with
+//! `now`. Every request the core sends is remembered under its id together
+//! with the peer it went to and the response type it expects; a response is
+//! accepted only if all three match. Anything else — a response nobody asked
+//! for, from the wrong peer, of the wrong type, or carrying a forged record —
+//! drops the sender from the routing table and is reported as
+//! [`Action::PeerMisbehaved`], so the driver can also cut the connection.
+//! A response that arrives just after its request timed out is ignored
+//! quietly (slowness is not malice): a bounded ring remembers recent expiries.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+
+use tracing::debug;
+
+use super::key::Key;
+use super::lookup::{Lookup, LookupStats, Next};
+use super::message::{MAX_PEERS_PER_RESPONSE, Message, PeerInfo, Request, RequestId, Response, StoreStatus};
+use super::provider::{ProviderLimits, ProviderStore};
+use super::record::{RecordError, RecordLimits, RecordStore, SignedRecord};
+use super::routing::{Insert, RoutingTable};
+use super::{ALPHA, K, Time};
+
+/// Tunables of a node. Defaults follow the Kademlia paper and libp2p where
+/// they exist; times are in milliseconds unless named otherwise.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Bucket size and result count.
+    pub k: usize,
+    /// Requests in flight per lookup path.
+    pub alpha: usize,
+    /// Disjoint lookup paths (1 = plain Kademlia).
+    pub disjoint_paths: usize,
+    /// How long to wait for a response.
+    pub request_timeout_ms: u64,
+    /// Consecutive unanswered requests before a peer leaves the table.
+    pub max_failures: u8,
+    /// A bucket with no lookup for this long gets a refresh lookup.
+    pub refresh_interval_ms: u64,
+    /// TTL asked for when announcing a provider record.
+    pub provider_ttl_secs: u32,
+    /// How often this node re-announces what it provides (< TTL).
+    pub provider_republish_ms: u64,
+    /// How often this node re-puts the records it published.
+    pub record_republish_ms: u64,
+    /// A GET_PROVIDERS lookup stops once this many providers are known.
+    pub providers_wanted: usize,
+    /// Limits of the provider store.
+    pub provider_limits: ProviderLimits,
+    /// Limits of the record store.
+    pub record_limits: RecordLimits,
+    /// Requests this node keeps outstanding at once.
+    pub max_pending_requests: usize,
+    /// Queries running at once.
+    pub max_queries: usize,
+    /// Requests one lookup may send.
+    pub max_lookup_requests: u32,
+    /// Addresses this node listens on (sent with every request).
+    pub listen_addrs: Vec<SocketAddr>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            k: K,
+            alpha: ALPHA,
+            disjoint_paths: 1,
+            request_timeout_ms: 10_000,
+            max_failures: 2,
+            refresh_interval_ms: 3600 * 1000,
+            provider_ttl_secs: 24 * 3600,
+            provider_republish_ms: 12 * 3600 * 1000,
+            record_republish_ms: 12 * 3600 * 1000,
+            providers_wanted: 20,
+            provider_limits: ProviderLimits::default(),
+            record_limits: RecordLimits::default(),
+            max_pending_requests: 1024,
+            max_queries: 256,
+            max_lookup_requests: 200,
+            listen_addrs: Vec::new(),
+        }
+    }
+}
+
+/// Identifies a query started on this node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QueryId(pub u64);
+
+/// Why a peer was dropped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Misbehaviour {
+    /// A response to no request of ours.
+    Unsolicited,
+    /// A response to a request sent to another peer.
+    WrongPeer,
+    /// A response of a type other than the request's.
+    WrongResponseType,
+    /// A record that fails verification or does not match the key asked for.
+    ForgedRecord,
+    /// Bytes that do not decode.
+    Malformed,
+}
+
+/// What the driver must do.
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// Send `message` to `to` (a request on a new stream, or a response on
+    /// the stream of the request with id `request_id`).
+    Send {
+        /// Recipient.
+        to: PeerInfo,
+        /// Id of the request (sent or answered).
+        request_id: RequestId,
+        /// The message.
+        message: Message,
+    },
+    /// A query started by the user is over.
+    QueryFinished {
+        /// The query.
+        id: QueryId,
+        /// What it found.
+        result: QueryResult,
+        /// What it cost.
+        stats: QueryStats,
+    },
+    /// A request got no response in time; the driver may drop its stream.
+    RequestTimedOut {
+        /// Who was asked.
+        peer: Key,
+        /// The request.
+        request_id: RequestId,
+    },
+    /// A peer broke the protocol and was dropped from the table.
+    PeerMisbehaved {
+        /// The peer.
+        peer: Key,
+        /// What it did.
+        reason: Misbehaviour,
+    },
+}
+
+/// Outcome of a query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueryResult {
+    /// Closest peers to a key that answered.
+    FindNode {
+        /// Closest first.
+        closest: Vec<PeerInfo>,
+    },
+    /// Whether the peer answered.
+    Ping {
+        /// It answered.
+        alive: bool,
+    },
+    /// Providers found.
+    GetProviders {
+        /// Providers (deduplicated).
+        providers: Vec<PeerInfo>,
+    },
+    /// Provider announcement done.
+    AddProvider {
+        /// Peers that stored it.
+        stored: usize,
+    },
+    /// Record stored.
+    PutRecord {
+        /// Peers that stored it.
+        stored: usize,
+    },
+    /// Highest valid record found.
+    GetRecord {
+        /// The record, if any peer held a valid one.
+        record: Option<SignedRecord>,
+    },
+}
+
+/// Cost of a query.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueryStats {
+    /// Lookup counters.
+    pub lookup: LookupStats,
+    /// Store requests sent after the lookup (ADD_PROVIDER / PUT_RECORD).
+    pub store_requests: u32,
+    /// When it started.
+    pub started: Time,
+    /// When it finished.
+    pub finished: Time,
+}
+
+/// Why a query could not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DhtError {
+    /// Too many queries are running.
+    #[error("too many queries running")]
+    TooManyQueries,
+    /// The record is invalid.
+    #[error("invalid record: {0}")]
+    Record(#[from] RecordError),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expect {
+    Pong,
+    Nodes,
+    Providers,
+    AddProviderAck,
+    Record,
+    PutRecordAck,
+}
+
+#[derive(Clone, Debug)]
+enum Purpose {
+    Query(QueryId),
+    Store(QueryId),
+    Liveness { bucket: usize },
+}
+
+#[derive(Clone, Debug)]
+struct Outstanding {
+    to: PeerInfo,
+    expect: Expect,
+    deadline: Time,
+    purpose: Purpose,
+}
+
+#[derive(Clone, Debug)]
+enum Kind {
+    FindNode,
+    Ping,
+    GetProviders { found: Vec<PeerInfo> },
+    GetRecord { best: Option<SignedRecord> },
+    AddProvider,
+    PutRecord { record: SignedRecord },
+}
+
+#[derive(Clone, Debug)]
+enum Phase {
+    Lookup,
+    Storing { outstanding: usize, stored: usize },
+}
+
+#[derive(Clone, Debug)]
+struct Query {
+    kind: Kind,
+    lookup: Lookup,
+    phase: Phase,
+    internal: bool,
+    started: Time,
+    store_requests: u32,
+}
+
+const EXPIRED_RING: usize = 512;
+const HOUSEKEEPING_MS: u64 = 60_000;
+
+/// One node's DHT state machine.
+#[derive(Debug)]
+pub struct Dht {
+    local: Key,
+    cfg: Config,
+    table: RoutingTable,
+    providers: ProviderStore,
+    records: RecordStore,
+    pending: HashMap<RequestId, Outstanding>,
+    expired: VecDeque<(RequestId, Key)>,
+    queries: HashMap<QueryId, Query>,
+    next_query: u64,
+    next_request: u64,
+    actions: VecDeque<Action>,
+    providing: HashMap<Key, Time>,
+    publishing: HashMap<Key, (SignedRecord, Time)>,
+    next_housekeeping: Time,
+    bootstrapped: bool,
+}
+
+impl Dht {
+    /// A node with id `local`.
+    pub fn new(local: Key, cfg: Config) -> Self {
+        Dht {
+            local,
+            table: RoutingTable::new(local, cfg.k),
+            providers: ProviderStore::new(cfg.provider_limits),
+            records: RecordStore::new(cfg.record_limits),
+            cfg,
+            pending: HashMap::new(),
+            expired: VecDeque::with_capacity(EXPIRED_RING),
+            queries: HashMap::new(),
+            next_query: 0,
+            next_request: 0,
+            actions: VecDeque::new(),
+            providing: HashMap::new(),
+            publishing: HashMap::new(),
+            next_housekeeping: Time(0),
+            bootstrapped: false,
+        }
+    }
+
+    /// This node's id.
+    pub fn local_key(&self) -> Key {
+        self.local
+    }
+
+    /// The routing table.
+    pub fn routing_table(&self) -> &RoutingTable {
+        &self.table
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Next action for the driver. Drain after every call into the core.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// Requests currently awaiting a response.
+    pub fn pending_requests(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Queries currently running.
+    pub fn running_queries(&self) -> usize {
+        self.queries.len()
+    }
+
+    /// Number of provider keys and records held for others.
+    pub fn stored(&self) -> (usize, usize) {
+        (self.providers.num_keys(), self.records.len())
+    }
+
+    /// Adds a peer known out of band (a ticket, a configured bootstrap peer).
+    pub fn add_peer(&mut self, peer: PeerInfo, now: Time) {
+        self.seen(peer, now);
+    }
+
+    /// Joins the network: a lookup of the local id, through the peers added.
+    /// Buckets count as refreshed from now on.
+    pub fn bootstrap(&mut self, now: Time) -> Result<QueryId, DhtError> {
+        self.bootstrapped = true;
+        for b in 0..super::routing::NUM_BUCKETS {
+            self.table.mark_refreshed(b, now);
+        }
+        self.start(Kind::FindNode, self.local, false, now)
+    }
+
+    /// Looks up the `k` closest peers to `target`.
+    pub fn find_node(&mut self, target: Key, now: Time) -> Result<QueryId, DhtError> {
+        self.start(Kind::FindNode, target, false, now)
+    }
+
+    /// Checks whether `peer` answers.
+    pub fn ping(&mut self, peer: PeerInfo, now: Time) -> Result<QueryId, DhtError> {
+        if self.queries.len() >= self.cfg.max_queries {
+            return Err(DhtError::TooManyQueries);
+        }
+        let id = self.new_query_id();
+        let lookup = Lookup::new(peer.id, vec![peer], 1, 1, 1, 1);
+        self.queries.insert(
+            id,
+            Query {
+                kind: Kind::Ping,
+                lookup,
+                phase: Phase::Lookup,
+                internal: false,
+                started: now,
+                store_requests: 0,
+            },
+        );
+        self.step(id, now);
+        Ok(id)
+    }
+
+    /// Finds providers of `key`.
+    pub fn get_providers(&mut self, key: Key, now: Time) -> Result<QueryId, DhtError> {
+        self.start(Kind::GetProviders { found: Vec::new() }, key, false, now)
+    }
+
+    /// Announces this node as a provider of `key`, and keeps re-announcing
+    /// it before the TTL runs out until [`Self::stop_providing`].
+    pub fn start_providing(&mut self, key: Key, now: Time) -> Result<QueryId, DhtError> {
+        let id = self.start(Kind::AddProvider, key, false, now)?;
+        self.providing
+            .insert(key, now.plus_ms(self.cfg.provider_republish_ms));
+        Ok(id)
+    }
+
+    /// Stops re-announcing `key` (the records held elsewhere expire).
+    pub fn stop_providing(&mut self, key: &Key) {
+        self.providing.remove(key);
+    }
+
+    /// Stores `record` locally and on the `k` closest peers to its key, and
+    /// re-puts it periodically until it expires or a newer one is published.
+    pub fn put_record(&mut self, record: SignedRecord, now: Time) -> Result<QueryId, DhtError> {
+        self.records.put(record.clone(), now)?;
+        let key = record.key();
+        let id = self.start(Kind::PutRecord { record: record.clone() }, key, false, now)?;
+        self.publishing
+            .insert(key, (record, now.plus_ms(self.cfg.record_republish_ms)));
+        Ok(id)
+    }
+
+    /// Finds the highest valid record under `key`.
+    pub fn get_record(&mut self, key: Key, now: Time) -> Result<QueryId, DhtError> {
+        let best = self.records.get(&key, now).cloned();
+        self.start(Kind::GetRecord { best }, key, false, now)
+    }
+
+    /// The driver could not decode bytes from `from`: the peer is dropped.
+    pub fn on_malformed(&mut self, from: &Key) {
+        self.misbehaved(*from, Misbehaviour::Malformed);
+    }
+
+    /// The driver could not deliver request `id` (dial failed, stream reset):
+    /// it counts as unanswered at once.
+    pub fn on_send_failed(&mut self, id: RequestId, now: Time) {
+        if let Some(o) = self.pending.remove(&id) {
+            self.fail(id, o, now);
+        }
+    }
+
+    /// Earliest time at which [`Self::tick`] has work to do.
+    pub fn next_deadline(&self) -> Option<Time> {
+        let mut t = self.pending.values().map(|o| o.deadline).min();
+        let mut consider = |x: Time| t = Some(t.map_or(x, |t| t.min(x)));
+        if self.bootstrapped {
+            if let Some(r) = self.table.next_refresh(self.cfg.refresh_interval_ms) {
+                consider(r);
+            }
+        }
+        if let Some(p) = self.providing.values().min() {
+            consider(*p);
+        }
+        if let Some(p) = self.publishing.values().map(|(_, t)| *t).min() {
+            consider(p);
+        }
+        if self.next_housekeeping.0 > 0 {
+            consider(self.next_housekeeping);
+        }
+        t
+    }
+
+    /// Fires timeouts, bucket refreshes, republishing and store expiry due at `now`.
+    pub fn tick(&mut self, now: Time) {
+        let due: Vec<RequestId> = self
+            .pending
+            .iter()
+            .filter(|(_, o)| o.deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            if let Some(o) = self.pending.remove(&id) {
+                self.actions.push_back(Action::RequestTimedOut {
+                    peer: o.to.id,
+                    request_id: id,
+                });
+                if self.expired.len() >= EXPIRED_RING {
+                    self.expired.pop_front();
+                }
+                self.expired.push_back((id, o.to.id));
+                self.fail(id, o, now);
+            }
+        }
+        if self.bootstrapped
+            && self
+                .table
+                .next_refresh(self.cfg.refresh_interval_ms)
+                .is_some_and(|t| t <= now)
+        {
+            for b in self.table.buckets_to_refresh(now, self.cfg.refresh_interval_ms) {
+                self.table.mark_refreshed(b, now);
+                let mut entropy = self.local.0.to_vec();
+                entropy.extend_from_slice(&(b as u64).to_be_bytes());
+                entropy.extend_from_slice(&now.0.to_be_bytes());
+                let target = self.local.random_in_bucket(b, &entropy);
+                if self.start(Kind::FindNode, target, true, now).is_err() {
+                    break;
+                }
+            }
+        }
+        let due: Vec<Key> = self
+            .providing
+            .iter()
+            .filter(|(_, t)| **t <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in due {
+            self.providing
+                .insert(key, now.plus_ms(self.cfg.provider_republish_ms));
+            let _ = self.start(Kind::AddProvider, key, true, now);
+        }
+        let due: Vec<Key> = self
+            .publishing
+            .iter()
+            .filter(|(_, (_, t))| *t <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in due {
+            let Some((record, _)) = self.publishing.remove(&key) else {
+                continue;
+            };
+            if record.expires <= now.as_secs() {
+                continue;
+            }
+            self.publishing.insert(
+                key,
+                (record.clone(), now.plus_ms(self.cfg.record_republish_ms)),
+            );
+            let _ = self.start(Kind::PutRecord { record }, key, true, now);
+        }
+        if now >= self.next_housekeeping {
+            self.providers.expire(now);
+            self.records.expire(now);
+            self.next_housekeeping = now.plus_ms(HOUSEKEEPING_MS);
+        }
+        let ids: Vec<QueryId> = self.queries.keys().copied().collect();
+        for id in ids {
+            self.step(id, now);
+        }
+    }
+
+    /// A message from `from` (authenticated by the transport) at `now`.
+    pub fn handle_message(&mut self, from: Key, msg: Message, now: Time) {
+        if from == self.local {
+            return;
+        }
+        match msg {
+            Message::Request {
+                id,
+                sender_addrs,
+                body,
+            } => {
+                let peer = PeerInfo {
+                    id: from,
+                    addrs: sender_addrs,
+                };
+                self.seen(peer.clone(), now);
+                let resp = self.answer(&peer, body, now);
+                self.actions.push_back(Action::Send {
+                    to: peer,
+                    request_id: id,
+                    message: Message::Response { id, body: resp },
+                });
+            }
+            Message::Response { id, body } => self.on_response(from, id, body, now),
+        }
+    }
+
+    fn answer(&mut self, peer: &PeerInfo, req: Request, now: Time) -> Response {
+        let k = self.cfg.k.min(MAX_PEERS_PER_RESPONSE);
+        match req {
+            Request::Ping => Response::Pong,
+            Request::FindNode { target } => Response::Nodes {
+                closer: self.table.closest(&target, k, Some(&peer.id)),
+            },
+            Request::GetProviders { key } => Response::Providers {
+                providers: self.providers.get(&key, now, MAX_PEERS_PER_RESPONSE),
+                closer: self.table.closest(&key, k, Some(&peer.id)),
+            },
+            Request::AddProvider { key, ttl_secs } => {
+                let status = match self.providers.add(key, peer.clone(), ttl_secs, now) {
+                    Ok(()) => StoreStatus::Stored,
+                    Err(_) => StoreStatus::Full,
+                };
+                Response::AddProviderAck { status }
+            }
+            Request::GetRecord { key } => Response::Record {
+                record: self.records.get(&key, now).cloned(),
+                closer: self.table.closest(&key, k, Some(&peer.id)),
+            },
+            Request::PutRecord { record } => {
+                let status = match self.records.put(record, now) {
+                    Ok(()) => StoreStatus::Stored,
+                    Err(RecordError::Stale) => StoreStatus::Stale,
+                    Err(RecordError::PublisherFull | RecordError::StoreFull) => StoreStatus::Full,
+                    Err(_) => StoreStatus::Invalid,
+                };
+                Response::PutRecordAck { status }
+            }
+        }
+    }
+
+    fn on_response(&mut self, from: Key, id: RequestId, body: Response, now: Time) {
+        let Some(o) = self.pending.get(&id) else {
+            if self.expired.iter().any(|(i, p)| *i == id && *p == from) {
+                debug!(peer = ?from, id, "late response ignored");
+            } else {
+                self.misbehaved(from, Misbehaviour::Unsolicited);
+            }
+            return;
+        };
+        if o.to.id != from {
+            self.misbehaved(from, Misbehaviour::WrongPeer);
+            return;
+        }
+        let Some(o) = self.pending.remove(&id) else {
+            return;
+        };
+        let matches = matches!(
+            (o.expect, &body),
+            (Expect::Pong, Response::Pong)
+                | (Expect::Nodes, Response::Nodes { .. })
+                | (Expect::Providers, Response::Providers { .. })
+                | (Expect::AddProviderAck, Response::AddProviderAck { .. })
+                | (Expect::Record, Response::Record { .. })
+                | (Expect::PutRecordAck, Response::PutRecordAck { .. })
+        );
+        if !matches {
+            self.misbehaved(from, Misbehaviour::WrongResponseType);
+            self.fail(id, o, now);
+            return;
+        }
+        match o.purpose {
+            Purpose::Liveness { bucket } => {
+                self.table.check_passed(bucket, &from, now);
+            }
+            Purpose::Store(qid) => {
+                self.seen(o.to.clone(), now);
+                if let Some(Query {
+                    phase:
+                        Phase::Storing {
+                            outstanding,
+                            stored,
+                        },
+                    ..
+                }) = self.queries.get_mut(&qid)
+                {
+                    *outstanding = outstanding.saturating_sub(1);
+                    if matches!(
+                        body,
+                        Response::AddProviderAck {
+                            status: StoreStatus::Stored
+                        } | Response::PutRecordAck {
+                            status: StoreStatus::Stored
+                        }
+                    ) {
+                        *stored += 1;
+                    }
+                }
+                self.step(qid, now);
+            }
+            Purpose::Query(qid) => {
+                if let Err(reason) = self.query_response(qid, &o.to, body, now) {
+                    self.misbehaved(from, reason);
+                    if let Some(q) = self.queries.get_mut(&qid) {
+                        q.lookup.on_failure(&from);
+                    }
+                } else {
+                    self.seen(o.to.clone(), now);
+                }
+                self.step(qid, now);
+            }
+        }
+    }
+
+    /// Feeds a checked response to its query. An `Err` names a misbehaviour.
+    fn query_response(
+        &mut self,
+        qid: QueryId,
+        from: &PeerInfo,
+        body: Response,
+        now: Time,
+    ) -> Result<(), Misbehaviour> {
+        let local = self.local;
+        let Some(q) = self.queries.get_mut(&qid) else {
+            return Ok(());
+        };
+        let clean = |v: Vec<PeerInfo>| -> Vec<PeerInfo> {
+            v.into_iter().filter(|p| p.id != local && p.id != from.id).collect()
+        };
+        if matches!(q.phase, Phase::Storing { .. }) {
+            // A lookup response that arrived after the lookup ended.
+            return Ok(());
+        }
+        let target = *q.lookup.target();
+        match (&mut q.kind, body) {
+            (Kind::Ping, Response::Pong) => {
+                q.lookup.on_success(&from.id, Vec::new());
+            }
+            (Kind::FindNode | Kind::AddProvider | Kind::PutRecord { .. }, Response::Nodes { closer }) => {
+                q.lookup.on_success(&from.id, clean(closer));
+            }
+            (Kind::GetProviders { found }, Response::Providers { providers, closer }) => {
+                for p in providers {
+                    if found.len() < self.cfg.providers_wanted.max(1)
+                        && !found.iter().any(|f| f.id == p.id)
+                    {
+                        found.push(p);
+                    }
+                }
+                let enough = found.len() >= self.cfg.providers_wanted.max(1);
+                q.lookup.on_success(&from.id, clean(closer));
+                if enough {
+                    q.lookup.stop();
+                }
+            }
+            (Kind::GetRecord { best }, Response::Record { record, closer }) => {
+                if let Some(r) = record {
+                    if r.key() != target || r.validate(now).is_err() {
+                        return Err(Misbehaviour::ForgedRecord);
+                    }
+                    if best.as_ref().is_none_or(|b| r.seq > b.seq) {
+                        *best = Some(r);
+                    }
+                }
+                q.lookup.on_success(&from.id, clean(closer));
+            }
+            _ => return Err(Misbehaviour::WrongResponseType),
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, kind: Kind, target: Key, internal: bool, now: Time) -> Result<QueryId, DhtError> {
+        if self.queries.len() >= self.cfg.max_queries {
+            return Err(DhtError::TooManyQueries);
+        }
+        if let Some(b) = self.table.bucket_of(&target) {
+            self.table.mark_refreshed(b, now);
+        }
+        let id = self.new_query_id();
+        let seeds = self.table.closest(&target, self.cfg.k, None);
+        let lookup = Lookup::new(
+            target,
+            seeds,
+            self.cfg.k,
+            self.cfg.alpha,
+            self.cfg.disjoint_paths,
+            self.cfg.max_lookup_requests,
+        );
+        self.queries.insert(
+            id,
+            Query {
+                kind,
+                lookup,
+                phase: Phase::Lookup,
+                internal,
+                started: now,
+                store_requests: 0,
+            },
+        );
+        self.step(id, now);
+        Ok(id)
+    }
+
+    fn new_query_id(&mut self) -> QueryId {
+        self.next_query += 1;
+        QueryId(self.next_query)
+    }
+
+    /// Advances query `qid` as far as it can go without new input.
+    fn step(&mut self, qid: QueryId, now: Time) {
+        loop {
+            let Some(q) = self.queries.get_mut(&qid) else {
+                return;
+            };
+            if let Phase::Storing { outstanding, .. } = q.phase {
+                if outstanding == 0 {
+                    self.finish(qid, now);
+                }
+                return;
+            }
+            if self.pending.len() >= self.cfg.max_pending_requests {
+                return;
+            }
+            match q.lookup.next() {
+                Next::Contact(peer) => {
+                    let (req, expect) = match &q.kind {
+                        Kind::Ping => (Request::Ping, Expect::Pong),
+                        Kind::FindNode | Kind::AddProvider | Kind::PutRecord { .. } => (
+                            Request::FindNode {
+                                target: *q.lookup.target(),
+                            },
+                            Expect::Nodes,
+                        ),
+                        Kind::GetProviders { .. } => (
+                            Request::GetProviders {
+                                key: *q.lookup.target(),
+                            },
+                            Expect::Providers,
+                        ),
+                        Kind::GetRecord { .. } => (
+                            Request::GetRecord {
+                                key: *q.lookup.target(),
+                            },
+                            Expect::Record,
+                        ),
+                    };
+                    self.send_request(peer, req, expect, Purpose::Query(qid), now);
+                }
+                Next::Waiting => return,
+                Next::Finished => {
+                    self.lookup_done(qid, now);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn lookup_done(&mut self, qid: QueryId, now: Time) {
+        let Some(q) = self.queries.get_mut(&qid) else {
+            return;
+        };
+        let req = match &q.kind {
+            Kind::AddProvider => Request::AddProvider {
+                key: *q.lookup.target(),
+                ttl_secs: self.cfg.provider_ttl_secs,
+            },
+            Kind::PutRecord { record } => Request::PutRecord {
+                record: record.clone(),
+            },
+            _ => {
+                self.finish(qid, now);
+                return;
+            }
+        };
+        let expect = match req {
+            Request::AddProvider { .. } => Expect::AddProviderAck,
+            _ => Expect::PutRecordAck,
+        };
+        let targets = q.lookup.closest();
+        q.phase = Phase::Storing {
+            outstanding: targets.len(),
+            stored: 0,
+        };
+        q.store_requests = u32::try_from(targets.len()).unwrap_or(u32::MAX);
+        if targets.is_empty() {
+            self.finish(qid, now);
+            return;
+        }
+        for peer in targets {
+            self.send_request(peer, req.clone(), expect, Purpose::Store(qid), now);
+        }
+    }
+
+    fn finish(&mut self, qid: QueryId, now: Time) {
+        let Some(q) = self.queries.remove(&qid) else {
+            return;
+        };
+        if q.internal {
+            return;
+        }
+        let stats = QueryStats {
+            lookup: q.lookup.stats(),
+            store_requests: q.store_requests,
+            started: q.started,
+            finished: now,
+        };
+        let stored = match q.phase {
+            Phase::Storing { stored, .. } => stored,
+            Phase::Lookup => 0,
+        };
+        let result = match q.kind {
+            Kind::FindNode => QueryResult::FindNode {
+                closest: q.lookup.closest(),
+            },
+            Kind::Ping => QueryResult::Ping {
+                alive: !q.lookup.closest().is_empty(),
+            },
+            Kind::GetProviders { found } => QueryResult::GetProviders { providers: found },
+            Kind::GetRecord { best } => QueryResult::GetRecord { record: best },
+            Kind::AddProvider => QueryResult::AddProvider { stored },
+            Kind::PutRecord { .. } => QueryResult::PutRecord { stored },
+        };
+        self.actions.push_back(Action::QueryFinished {
+            id: qid,
+            result,
+            stats,
+        });
+    }
+
+    fn send_request(&mut self, to: PeerInfo, body: Request, expect: Expect, purpose: Purpose, now: Time) {
+        self.next_request = self.next_request.wrapping_add(1);
+        let id = self.next_request;
+        self.pending.insert(
+            id,
+            Outstanding {
+                to: to.clone(),
+                expect,
+                deadline: now.plus_ms(self.cfg.request_timeout_ms),
+                purpose,
+            },
+        );
+        self.actions.push_back(Action::Send {
+            to,
+            request_id: id,
+            message: Message::Request {
+                id,
+                sender_addrs: self.cfg.listen_addrs.clone(),
+                body,
+            },
+        });
+    }
+
+    /// Request `id` to `o.to` failed (timeout, undeliverable, bad answer).
+    fn fail(&mut self, _id: RequestId, o: Outstanding, now: Time) {
+        match o.purpose {
+            Purpose::Liveness { bucket } => self.table.check_failed(bucket, &o.to.id, now),
+            Purpose::Query(qid) => {
+                self.table.on_failure(&o.to.id, self.cfg.max_failures, now);
+                if let Some(q) = self.queries.get_mut(&qid) {
+                    q.lookup.on_failure(&o.to.id);
+                }
+                self.step(qid, now);
+            }
+            Purpose::Store(qid) => {
+                self.table.on_failure(&o.to.id, self.cfg.max_failures, now);
+                if let Some(Query {
+                    phase: Phase::Storing { outstanding, .. },
+                    ..
+                }) = self.queries.get_mut(&qid)
+                {
+                    *outstanding = outstanding.saturating_sub(1);
+                }
+                self.step(qid, now);
+            }
+        }
+    }
+
+    /// `peer` proved alive: offer it to the routing table, and start a
+    /// liveness check of the oldest entry if its bucket is full.
+    fn seen(&mut self, peer: PeerInfo, now: Time) {
+        if let Insert::Pending { bucket, check } = self.table.on_seen(peer, now) {
+            let to = self
+                .table
+                .get(&check)
+                .map(|e| e.peer.clone())
+                .unwrap_or_else(|| PeerInfo::bare(check));
+            if self.pending.len() < self.cfg.max_pending_requests {
+                self.send_request(to, Request::Ping, Expect::Pong, Purpose::Liveness { bucket }, now);
+            } else {
+                // Cannot check now: keep the old entry, forget the newcomer.
+                self.table.check_passed(bucket, &check, now);
+            }
+        }
+    }
+
+    fn misbehaved(&mut self, peer: Key, reason: Misbehaviour) {
+        debug!(?peer, ?reason, "peer misbehaved; dropped from routing table");
+        self.table.remove(&peer);
+        self.actions.push_back(Action::PeerMisbehaved { peer, reason });
+    }
+}
