@@ -45,6 +45,12 @@ struct Candidate {
     path: usize,
     /// Round trips from the local node: seeds are at depth 1.
     depth: u32,
+    /// The responder that first reported it (`None` for seeds).
+    source: Option<Key>,
+    /// How many responders reported it.
+    vouched: u8,
+    /// Requests sent to it.
+    attempts: u8,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -110,7 +116,7 @@ impl Lookup {
         let mut seeds = seeds;
         seeds.sort_by_key(|p| p.id.distance(&target));
         for (i, p) in seeds.into_iter().enumerate() {
-            l.insert(p, i % paths_n, 1);
+            l.insert(p, i % paths_n, 1, None);
         }
         l
     }
@@ -120,35 +126,68 @@ impl Lookup {
         &self.target
     }
 
-    fn insert(&mut self, peer: PeerInfo, path: usize, depth: u32) {
-        if self.candidates.contains_key(&peer.id) {
+    fn insert(&mut self, peer: PeerInfo, path: usize, depth: u32, source: Option<Key>) {
+        if let Some(c) = self.candidates.get_mut(&peer.id) {
+            if c.source != source {
+                c.vouched = c.vouched.saturating_add(1);
+                c.depth = c.depth.min(depth);
+                // Vouched for again after one failed attempt: worth a retry
+                // (the first request or its answer may have been lost).
+                if c.state == State::Failed && c.attempts < 2 {
+                    c.state = State::NotContacted;
+                }
+            }
             return;
         }
         let d = peer.id.distance(&self.target);
-        let Some(p) = self.paths.get_mut(path) else {
+        let Some(p) = self.paths.get(path) else {
             return;
         };
         if p.finished {
             return;
         }
-        // Keep the candidate list bounded: drop the farthest never-contacted
-        // peer when full (or the newcomer, if it is the farthest).
+        // Keep the candidate list bounded. When it is full, the responder
+        // (or the seed set) with the most never-contacted candidates gives up
+        // its farthest one, so that a liar flooding the list with fabricated
+        // ids close to the target cannot push out what honest peers reported.
         if p.by_distance.len() >= self.max_candidates {
-            let far = p.by_distance.iter().rev().find(|(_, k)| {
+            let mut per_source: BTreeMap<Option<Key>, usize> = BTreeMap::new();
+            *per_source.entry(source).or_insert(0) += 1;
+            for k in p.by_distance.values() {
+                if let Some(c) = self.candidates.get(k) {
+                    if c.state == State::NotContacted {
+                        *per_source.entry(c.source).or_insert(0) += 1;
+                    }
+                }
+            }
+            let newcomer_count = per_source.get(&source).copied().unwrap_or(0);
+            let heaviest = per_source
+                .iter()
+                .max_by_key(|(s, n)| (**n, **s == source))
+                .map(|(s, n)| (*s, *n));
+            let victim_source = match heaviest {
+                Some((s, n)) if n > newcomer_count => s,
+                _ => source,
+            };
+            let victim = p.by_distance.iter().rev().find(|(_, k)| {
                 self.candidates
                     .get(*k)
-                    .is_some_and(|c| c.state == State::NotContacted)
+                    .is_some_and(|c| c.state == State::NotContacted && c.source == victim_source)
             });
-            match far {
-                Some((fd, fk)) if *fd > d => {
-                    let (fd, fk) = (*fd, *fk);
-                    p.by_distance.remove(&fd);
-                    self.candidates.remove(&fk);
+            match victim {
+                Some((vd, vk)) if victim_source != source || *vd > d => {
+                    let (vd, vk) = (*vd, *vk);
+                    if let Some(p) = self.paths.get_mut(path) {
+                        p.by_distance.remove(&vd);
+                    }
+                    self.candidates.remove(&vk);
                 }
                 _ => return,
             }
         }
-        p.by_distance.insert(d, peer.id);
+        if let Some(p) = self.paths.get_mut(path) {
+            p.by_distance.insert(d, peer.id);
+        }
         self.candidates.insert(
             peer.id,
             Candidate {
@@ -156,6 +195,9 @@ impl Lookup {
                 state: State::NotContacted,
                 path,
                 depth,
+                source,
+                vouched: 1,
+                attempts: 0,
             },
         );
     }
@@ -237,6 +279,7 @@ impl Lookup {
                     return Next::Waiting;
                 };
                 c.state = State::Waiting;
+                c.attempts = c.attempts.saturating_add(1);
                 let peer = c.peer.clone();
                 if let Some(p) = self.paths.get_mut(pi) {
                     p.in_flight += 1;
@@ -264,7 +307,7 @@ impl Lookup {
             p.in_flight = p.in_flight.saturating_sub(1);
         }
         for p in closer.into_iter().take(self.k) {
-            self.insert(p, path, depth.saturating_add(1));
+            self.insert(p, path, depth.saturating_add(1), Some(*peer));
         }
         true
     }
@@ -277,7 +320,14 @@ impl Lookup {
         if c.state != State::Waiting {
             return false;
         }
-        c.state = State::Failed;
+        // A peer that several responders vouch for gets a second chance: a
+        // lost message should not cost a lookup its target, while a
+        // fabricated id (reported by one liar) is not worth a retry.
+        c.state = if c.vouched >= 2 && c.attempts < 2 {
+            State::NotContacted
+        } else {
+            State::Failed
+        };
         self.stats.failures += 1;
         let path = c.path;
         if let Some(p) = self.paths.get_mut(path) {

@@ -25,7 +25,7 @@ pub mod node;
 pub mod provider;
 pub mod record;
 pub mod routing;
-// pub mod sim;
+pub mod sim;
 
 pub use codec::DecodeError;
 pub use key::{Distance, Key};

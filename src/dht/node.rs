@@ -11,7 +11,7 @@
 //! A response that arrives just after its request timed out is ignored
 //! quietly (slowness is not malice): a bounded ring remembers recent expiries.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
 use tracing::debug;
@@ -256,6 +256,9 @@ struct Query {
 
 const EXPIRED_RING: usize = 512;
 const HOUSEKEEPING_MS: u64 = 60_000;
+/// First delay before a bootstrap that found fewer than k peers is retried;
+/// doubles on every retry, up to the refresh interval.
+const BOOTSTRAP_RETRY_MS: u64 = 10_000;
 
 /// One node's DHT state machine.
 #[derive(Debug)]
@@ -265,16 +268,19 @@ pub struct Dht {
     table: RoutingTable,
     providers: ProviderStore,
     records: RecordStore,
-    pending: HashMap<RequestId, Outstanding>,
+    pending: BTreeMap<RequestId, Outstanding>,
     expired: VecDeque<(RequestId, Key)>,
-    queries: HashMap<QueryId, Query>,
+    queries: BTreeMap<QueryId, Query>,
     next_query: u64,
     next_request: u64,
     actions: VecDeque<Action>,
-    providing: HashMap<Key, Time>,
-    publishing: HashMap<Key, (SignedRecord, Time)>,
+    providing: BTreeMap<Key, Time>,
+    publishing: BTreeMap<Key, (SignedRecord, Time)>,
     next_housekeeping: Time,
     bootstrapped: bool,
+    bootstrap_query: Option<QueryId>,
+    bootstrap_retry: Option<(Time, u64)>,
+    bootstrap_backoff: u64,
 }
 
 impl Dht {
@@ -286,16 +292,19 @@ impl Dht {
             providers: ProviderStore::new(cfg.provider_limits),
             records: RecordStore::new(cfg.record_limits),
             cfg,
-            pending: HashMap::new(),
+            pending: BTreeMap::new(),
             expired: VecDeque::with_capacity(EXPIRED_RING),
-            queries: HashMap::new(),
+            queries: BTreeMap::new(),
             next_query: 0,
             next_request: 0,
             actions: VecDeque::new(),
-            providing: HashMap::new(),
-            publishing: HashMap::new(),
+            providing: BTreeMap::new(),
+            publishing: BTreeMap::new(),
             next_housekeeping: Time(0),
             bootstrapped: false,
+            bootstrap_query: None,
+            bootstrap_retry: None,
+            bootstrap_backoff: BOOTSTRAP_RETRY_MS,
         }
     }
 
@@ -346,7 +355,9 @@ impl Dht {
         for b in 0..super::routing::NUM_BUCKETS {
             self.table.mark_refreshed(b, now);
         }
-        self.start(Kind::FindNode, self.local, false, now)
+        let id = self.start(Kind::FindNode, self.local, false, now)?;
+        self.bootstrap_query = Some(id);
+        Ok(id)
     }
 
     /// Looks up the `k` closest peers to `target`.
@@ -437,6 +448,9 @@ impl Dht {
         if let Some(p) = self.providing.values().min() {
             consider(*p);
         }
+        if let Some((at, _)) = self.bootstrap_retry {
+            consider(at);
+        }
         if let Some(p) = self.publishing.values().map(|(_, t)| *t).min() {
             consider(p);
         }
@@ -481,6 +495,15 @@ impl Dht {
                 let target = self.local.random_in_bucket(b, &entropy);
                 if self.start(Kind::FindNode, target, true, now).is_err() {
                     break;
+                }
+            }
+        }
+        if let Some((at, backoff)) = self.bootstrap_retry {
+            if at <= now {
+                self.bootstrap_retry = None;
+                if let Ok(id) = self.start(Kind::FindNode, self.local, true, now) {
+                    self.bootstrap_query = Some(id);
+                    self.bootstrap_backoff = backoff;
                 }
             }
         }
@@ -842,6 +865,21 @@ impl Dht {
         let Some(q) = self.queries.remove(&qid) else {
             return;
         };
+        if self.bootstrap_query == Some(qid) {
+            // A join that reached fewer than k peers (a lost message, a
+            // bootstrap peer that left) leaves the node all but invisible:
+            // try again, backing off.
+            self.bootstrap_query = None;
+            if q.lookup.closest().len() < self.cfg.k {
+                let backoff = self.bootstrap_backoff;
+                self.bootstrap_retry = Some((
+                    now.plus_ms(backoff),
+                    backoff.saturating_mul(2).min(self.cfg.refresh_interval_ms),
+                ));
+            } else {
+                self.bootstrap_backoff = BOOTSTRAP_RETRY_MS;
+            }
+        }
         if q.internal {
             return;
         }

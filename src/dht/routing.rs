@@ -102,6 +102,9 @@ impl RoutingTable {
             return Insert::Local;
         };
         if let Some(pos) = bucket.entries.iter().position(|e| e.peer.id == peer.id) {
+            // Traffic with a bucket's peers keeps it fresh (Kademlia §2.3):
+            // only quiet buckets need refresh lookups.
+            bucket.last_refresh = Some(now);
             let mut e = bucket.entries.remove(pos);
             e.last_seen = now;
             e.failures = 0;
@@ -112,6 +115,7 @@ impl RoutingTable {
             return Insert::Updated;
         }
         if bucket.entries.len() < k {
+            bucket.last_refresh = Some(now);
             bucket.entries.push(Entry {
                 peer,
                 first_seen: now,
