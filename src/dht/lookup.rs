@@ -56,6 +56,8 @@ struct Candidate {
 #[derive(Clone, Debug, Default)]
 struct Path {
     by_distance: BTreeMap<Distance, Key>,
+    /// Never-contacted candidates per reporting responder (`None`: seeds).
+    open_by_source: BTreeMap<Option<Key>, usize>,
     in_flight: usize,
     finished: bool,
 }
@@ -135,6 +137,10 @@ impl Lookup {
                 // (the first request or its answer may have been lost).
                 if c.state == State::Failed && c.attempts < 2 {
                     c.state = State::NotContacted;
+                    let (path, src) = (c.path, c.source);
+                    if let Some(p) = self.paths.get_mut(path) {
+                        *p.open_by_source.entry(src).or_insert(0) += 1;
+                    }
                 }
             }
             return;
@@ -151,19 +157,12 @@ impl Lookup {
         // its farthest one, so that a liar flooding the list with fabricated
         // ids close to the target cannot push out what honest peers reported.
         if p.by_distance.len() >= self.max_candidates {
-            let mut per_source: BTreeMap<Option<Key>, usize> = BTreeMap::new();
-            *per_source.entry(source).or_insert(0) += 1;
-            for k in p.by_distance.values() {
-                if let Some(c) = self.candidates.get(k) {
-                    if c.state == State::NotContacted {
-                        *per_source.entry(c.source).or_insert(0) += 1;
-                    }
-                }
-            }
-            let newcomer_count = per_source.get(&source).copied().unwrap_or(0);
-            let heaviest = per_source
+            let newcomer_count = p.open_by_source.get(&source).copied().unwrap_or(0) + 1;
+            let heaviest = p
+                .open_by_source
                 .iter()
-                .max_by_key(|(s, n)| (**n, **s == source))
+                .filter(|(s, _)| **s != source)
+                .max_by_key(|(_, n)| **n)
                 .map(|(s, n)| (*s, *n));
             let victim_source = match heaviest {
                 Some((s, n)) if n > newcomer_count => s,
@@ -179,6 +178,7 @@ impl Lookup {
                     let (vd, vk) = (*vd, *vk);
                     if let Some(p) = self.paths.get_mut(path) {
                         p.by_distance.remove(&vd);
+                        dec(&mut p.open_by_source, victim_source);
                     }
                     self.candidates.remove(&vk);
                 }
@@ -187,6 +187,7 @@ impl Lookup {
         }
         if let Some(p) = self.paths.get_mut(path) {
             p.by_distance.insert(d, peer.id);
+            *p.open_by_source.entry(source).or_insert(0) += 1;
         }
         self.candidates.insert(
             peer.id,
@@ -281,8 +282,10 @@ impl Lookup {
                 c.state = State::Waiting;
                 c.attempts = c.attempts.saturating_add(1);
                 let peer = c.peer.clone();
+                let src = c.source;
                 if let Some(p) = self.paths.get_mut(pi) {
                     p.in_flight += 1;
+                    dec(&mut p.open_by_source, src);
                 }
                 self.stats.requests += 1;
                 Next::Contact(peer)
@@ -323,15 +326,19 @@ impl Lookup {
         // A peer that several responders vouch for gets a second chance: a
         // lost message should not cost a lookup its target, while a
         // fabricated id (reported by one liar) is not worth a retry.
-        c.state = if c.vouched >= 2 && c.attempts < 2 {
+        let retry = c.vouched >= 2 && c.attempts < 2;
+        c.state = if retry {
             State::NotContacted
         } else {
             State::Failed
         };
         self.stats.failures += 1;
-        let path = c.path;
+        let (path, src) = (c.path, c.source);
         if let Some(p) = self.paths.get_mut(path) {
             p.in_flight = p.in_flight.saturating_sub(1);
+            if retry {
+                *p.open_by_source.entry(src).or_insert(0) += 1;
+            }
         }
         true
     }
@@ -373,6 +380,15 @@ impl Lookup {
             .min_by_key(|c| c.peer.id.distance(&self.target))
             .map_or(0, |c| c.depth);
         LookupStats { hops, ..self.stats }
+    }
+}
+
+fn dec(m: &mut BTreeMap<Option<Key>, usize>, source: Option<Key>) {
+    if let Some(n) = m.get_mut(&source) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            m.remove(&source);
+        }
     }
 }
 

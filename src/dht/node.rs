@@ -984,3 +984,428 @@ impl Dht {
         self.actions.push_back(Action::PeerMisbehaved { peer, reason });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dht::record::record_key;
+    use ed25519_dalek::SigningKey;
+    use std::collections::HashMap;
+
+    const T0: Time = Time::from_secs(1_800_000_000);
+
+    fn key(i: u32) -> Key {
+        Key::hash(&i.to_be_bytes())
+    }
+
+    /// A lossless in-memory network of cores with zero latency.
+    struct Net {
+        nodes: HashMap<Key, Dht>,
+        finished: Vec<(Key, QueryId, QueryResult)>,
+        misbehaved: Vec<(Key, Key, Misbehaviour)>,
+        now: Time,
+    }
+
+    impl Net {
+        fn new(n: u32) -> Self {
+            let mut net = Net {
+                nodes: HashMap::new(),
+                finished: Vec::new(),
+                misbehaved: Vec::new(),
+                now: T0,
+            };
+            let first = key(0);
+            for i in 0..n {
+                let k = key(i);
+                let mut d = Dht::new(k, Config::default());
+                if i > 0 {
+                    d.add_peer(PeerInfo::bare(first), net.now);
+                    d.bootstrap(net.now).unwrap();
+                }
+                net.nodes.insert(k, d);
+                net.pump();
+            }
+            net
+        }
+
+        fn pump(&mut self) {
+            loop {
+                let mut msgs = Vec::new();
+                for (k, d) in self.nodes.iter_mut() {
+                    while let Some(a) = d.poll_action() {
+                        match a {
+                            Action::Send { to, message, .. } => msgs.push((*k, to.id, message)),
+                            Action::QueryFinished { id, result, .. } => {
+                                self.finished.push((*k, id, result))
+                            }
+                            Action::PeerMisbehaved { peer, reason } => {
+                                self.misbehaved.push((*k, peer, reason))
+                            }
+                            Action::RequestTimedOut { .. } => {}
+                        }
+                    }
+                }
+                if msgs.is_empty() {
+                    return;
+                }
+                for (from, to, m) in msgs {
+                    if let Some(d) = self.nodes.get_mut(&to) {
+                        d.handle_message(from, m, self.now);
+                    }
+                }
+            }
+        }
+
+        fn result(&self, node: Key, q: QueryId) -> Option<&QueryResult> {
+            self.finished
+                .iter()
+                .find(|(k, id, _)| *k == node && *id == q)
+                .map(|(_, _, r)| r)
+        }
+
+        fn node(&mut self, k: Key) -> &mut Dht {
+            self.nodes.get_mut(&k).unwrap()
+        }
+    }
+
+    #[test]
+    fn every_operation_works_across_a_small_network() {
+        let mut net = Net::new(60);
+        let now = net.now;
+        // FIND_NODE finds an existing node.
+        let q = net.node(key(5)).find_node(key(40), now).unwrap();
+        net.pump();
+        match net.result(key(5), q) {
+            Some(QueryResult::FindNode { closest }) => {
+                assert_eq!(closest.first().map(|p| p.id), Some(key(40)))
+            }
+            other => panic!("{other:?}"),
+        }
+        // PING.
+        let q = net.node(key(5)).ping(PeerInfo::bare(key(6)), now).unwrap();
+        net.pump();
+        assert_eq!(net.result(key(5), q), Some(&QueryResult::Ping { alive: true }));
+        // ADD_PROVIDER then GET_PROVIDERS from another node.
+        let block = Key::hash(b"block");
+        let q = net.node(key(7)).start_providing(block, now).unwrap();
+        net.pump();
+        match net.result(key(7), q) {
+            Some(QueryResult::AddProvider { stored }) => assert_eq!(*stored, 20),
+            other => panic!("{other:?}"),
+        }
+        let q = net.node(key(30)).get_providers(block, now).unwrap();
+        net.pump();
+        match net.result(key(30), q) {
+            Some(QueryResult::GetProviders { providers }) => {
+                assert!(providers.iter().any(|p| p.id == key(7)))
+            }
+            other => panic!("{other:?}"),
+        }
+        // PUT / GET of a signed record; a newer version wins.
+        let signer = SigningKey::from_bytes(&[3; 32]);
+        let exp = now.as_secs() + 3600;
+        let v1 = SignedRecord::sign(&signer, b"root", b"one", 1, exp).unwrap();
+        let v2 = SignedRecord::sign(&signer, b"root", b"two", 2, exp).unwrap();
+        let q = net.node(key(9)).put_record(v1.clone(), now).unwrap();
+        net.pump();
+        assert!(matches!(net.result(key(9), q), Some(QueryResult::PutRecord { stored }) if *stored >= 19));
+        let q = net.node(key(9)).put_record(v2.clone(), now).unwrap();
+        net.pump();
+        let q2 = net.node(key(50)).get_record(v1.key(), now).unwrap();
+        net.pump();
+        assert!(matches!(net.result(key(9), q), Some(QueryResult::PutRecord { .. })));
+        assert_eq!(
+            net.result(key(50), q2),
+            Some(&QueryResult::GetRecord { record: Some(v2) })
+        );
+        assert!(net.misbehaved.is_empty(), "{:?}", net.misbehaved);
+    }
+
+    fn lone(now: Time) -> (Dht, Key) {
+        let mut d = Dht::new(key(0), Config::default());
+        let peer = key(1);
+        d.add_peer(PeerInfo::bare(peer), now);
+        while d.poll_action().is_some() {}
+        (d, peer)
+    }
+
+    fn drain(d: &mut Dht) -> Vec<Action> {
+        std::iter::from_fn(|| d.poll_action()).collect()
+    }
+
+    fn sent_request(actions: &[Action]) -> Option<(Key, RequestId)> {
+        actions.iter().find_map(|a| match a {
+            Action::Send {
+                to,
+                message: Message::Request { id, .. },
+                ..
+            } => Some((to.id, *id)),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn unsolicited_response_drops_the_peer() {
+        let (mut d, peer) = lone(T0);
+        d.handle_message(peer, Message::Response { id: 77, body: Response::Pong }, T0);
+        let acts = drain(&mut d);
+        assert!(acts.iter().any(|a| matches!(
+            a,
+            Action::PeerMisbehaved { peer: p, reason: Misbehaviour::Unsolicited } if *p == peer
+        )));
+        assert!(!d.routing_table().contains(&peer));
+    }
+
+    #[test]
+    fn response_from_a_peer_not_asked_is_refused() {
+        let (mut d, peer) = lone(T0);
+        let q = d.find_node(key(99), T0).unwrap();
+        let (to, id) = sent_request(&drain(&mut d)).unwrap();
+        assert_eq!(to, peer);
+        let intruder = key(2);
+        d.add_peer(PeerInfo::bare(intruder), T0);
+        d.handle_message(intruder, Message::Response { id, body: Response::Nodes { closer: vec![] } }, T0);
+        let acts = drain(&mut d);
+        assert!(acts.iter().any(|a| matches!(
+            a,
+            Action::PeerMisbehaved { reason: Misbehaviour::WrongPeer, .. }
+        )));
+        assert!(!d.routing_table().contains(&intruder));
+        // The real peer's answer is still accepted.
+        d.handle_message(peer, Message::Response { id, body: Response::Nodes { closer: vec![] } }, T0);
+        let acts = drain(&mut d);
+        assert!(acts.iter().any(|a| matches!(a, Action::QueryFinished { id: f, .. } if *f == q)));
+        assert!(d.routing_table().contains(&peer));
+    }
+
+    #[test]
+    fn response_of_the_wrong_type_drops_the_peer() {
+        let (mut d, peer) = lone(T0);
+        d.find_node(key(99), T0).unwrap();
+        let (_, id) = sent_request(&drain(&mut d)).unwrap();
+        d.handle_message(peer, Message::Response { id, body: Response::Pong }, T0);
+        let acts = drain(&mut d);
+        assert!(acts.iter().any(|a| matches!(
+            a,
+            Action::PeerMisbehaved { reason: Misbehaviour::WrongResponseType, .. }
+        )));
+        assert!(!d.routing_table().contains(&peer));
+    }
+
+    #[test]
+    fn forged_record_in_a_response_drops_the_peer_and_is_not_returned() {
+        let (mut d, peer) = lone(T0);
+        let signer = SigningKey::from_bytes(&[4; 32]);
+        let mut forged =
+            SignedRecord::sign(&signer, b"root", b"v", 5, T0.as_secs() + 60).unwrap();
+        forged.value = b"evil".to_vec();
+        let q = d.get_record(forged.key(), T0).unwrap();
+        let (_, id) = sent_request(&drain(&mut d)).unwrap();
+        d.handle_message(
+            peer,
+            Message::Response {
+                id,
+                body: Response::Record {
+                    record: Some(forged),
+                    closer: vec![],
+                },
+            },
+            T0,
+        );
+        let acts = drain(&mut d);
+        assert!(acts.iter().any(|a| matches!(
+            a,
+            Action::PeerMisbehaved { reason: Misbehaviour::ForgedRecord, .. }
+        )));
+        assert!(acts.iter().any(|a| matches!(
+            a,
+            Action::QueryFinished { id: f, result: QueryResult::GetRecord { record: None }, .. } if *f == q
+        )));
+        assert!(!d.routing_table().contains(&peer));
+    }
+
+    #[test]
+    fn record_for_another_key_in_a_response_is_forged() {
+        let (mut d, peer) = lone(T0);
+        let signer = SigningKey::from_bytes(&[4; 32]);
+        let other = SignedRecord::sign(&signer, b"other", b"v", 5, T0.as_secs() + 60).unwrap();
+        let asked = record_key(&signer.verifying_key().to_bytes(), b"root");
+        d.get_record(asked, T0).unwrap();
+        let (_, id) = sent_request(&drain(&mut d)).unwrap();
+        d.handle_message(
+            peer,
+            Message::Response {
+                id,
+                body: Response::Record {
+                    record: Some(other),
+                    closer: vec![],
+                },
+            },
+            T0,
+        );
+        assert!(drain(&mut d).iter().any(|a| matches!(
+            a,
+            Action::PeerMisbehaved { reason: Misbehaviour::ForgedRecord, .. }
+        )));
+    }
+
+    #[test]
+    fn replayed_older_record_is_refused_by_put() {
+        let mut d = Dht::new(key(0), Config::default());
+        let signer = SigningKey::from_bytes(&[5; 32]);
+        let exp = T0.as_secs() + 600;
+        let v1 = SignedRecord::sign(&signer, b"n", b"1", 1, exp).unwrap();
+        let v2 = SignedRecord::sign(&signer, b"n", b"2", 2, exp).unwrap();
+        for (rid, rec, want) in [(1, v2.clone(), StoreStatus::Stored), (2, v1, StoreStatus::Stale)] {
+            d.handle_message(
+                key(1),
+                Message::Request {
+                    id: rid,
+                    sender_addrs: vec![],
+                    body: Request::PutRecord { record: rec },
+                },
+                T0,
+            );
+            let acts = drain(&mut d);
+            assert!(acts.iter().any(|a| matches!(
+                a,
+                Action::Send { message: Message::Response { body: Response::PutRecordAck { status }, .. }, .. } if *status == want
+            )));
+        }
+        d.handle_message(
+            key(1),
+            Message::Request {
+                id: 3,
+                sender_addrs: vec![],
+                body: Request::GetRecord { key: v2.key() },
+            },
+            T0,
+        );
+        assert!(drain(&mut d).iter().any(|a| matches!(
+            a,
+            Action::Send { message: Message::Response { body: Response::Record { record: Some(r), .. }, .. }, .. } if r.seq == 2
+        )));
+    }
+
+    #[test]
+    fn late_response_after_timeout_is_ignored_without_penalty() {
+        let (mut d, peer) = lone(T0);
+        d.find_node(key(99), T0).unwrap();
+        let (_, id) = sent_request(&drain(&mut d)).unwrap();
+        let later = T0.plus_ms(d.config().request_timeout_ms);
+        assert_eq!(d.next_deadline(), Some(later));
+        d.tick(later);
+        let acts = drain(&mut d);
+        assert!(acts.iter().any(|a| matches!(a, Action::RequestTimedOut { .. })));
+        d.handle_message(peer, Message::Response { id, body: Response::Nodes { closer: vec![] } }, later);
+        assert!(!drain(&mut d).iter().any(|a| matches!(a, Action::PeerMisbehaved { .. })));
+        // One failure is not enough to evict (max_failures = 2).
+        assert!(d.routing_table().contains(&peer));
+    }
+
+    #[test]
+    fn full_bucket_evicts_oldest_only_after_its_liveness_check_fails() {
+        let mut d = Dht::new(key(0), Config::default());
+        let local = key(0);
+        let peers: Vec<Key> = (0..21u32).map(|i| local.random_in_bucket(255, &i.to_be_bytes())).collect();
+        for p in &peers[..20] {
+            d.add_peer(PeerInfo::bare(*p), T0);
+        }
+        assert!(drain(&mut d).is_empty());
+        // The 21st peer sends a request: the oldest entry gets a PING.
+        d.handle_message(
+            peers[20],
+            Message::Request { id: 1, sender_addrs: vec![], body: Request::Ping },
+            T0,
+        );
+        let acts = drain(&mut d);
+        let (to, _) = sent_request(&acts).unwrap();
+        assert_eq!(to, peers[0]);
+        assert!(!d.routing_table().contains(&peers[20]));
+        d.tick(T0.plus_ms(d.config().request_timeout_ms));
+        assert!(!d.routing_table().contains(&peers[0]));
+        assert!(d.routing_table().contains(&peers[20]));
+    }
+
+    #[test]
+    fn oldest_peer_that_answers_its_liveness_check_is_kept() {
+        let mut d = Dht::new(key(0), Config::default());
+        let local = key(0);
+        let peers: Vec<Key> = (0..21u32).map(|i| local.random_in_bucket(255, &i.to_be_bytes())).collect();
+        for p in &peers[..20] {
+            d.add_peer(PeerInfo::bare(*p), T0);
+        }
+        d.handle_message(
+            peers[20],
+            Message::Request { id: 1, sender_addrs: vec![], body: Request::Ping },
+            T0,
+        );
+        let (to, id) = sent_request(&drain(&mut d)).unwrap();
+        d.handle_message(to, Message::Response { id, body: Response::Pong }, T0);
+        assert!(d.routing_table().contains(&peers[0]));
+        assert!(!d.routing_table().contains(&peers[20]));
+    }
+
+    #[test]
+    fn floods_of_peers_and_providers_stay_bounded() {
+        let mut d = Dht::new(key(0), Config::default());
+        let block = Key::hash(b"b");
+        for i in 1..5000u32 {
+            d.handle_message(
+                key(i),
+                Message::Request {
+                    id: u64::from(i),
+                    sender_addrs: vec![],
+                    body: Request::AddProvider { key: block, ttl_secs: u32::MAX },
+                },
+                T0,
+            );
+            drain(&mut d);
+        }
+        // k per bucket, and at most one liveness check per bucket at a time.
+        assert!(d.routing_table().len() <= 20 * 256);
+        assert!(d.pending_requests() <= 256);
+        d.handle_message(
+            key(1),
+            Message::Request { id: 0, sender_addrs: vec![], body: Request::GetProviders { key: block } },
+            T0,
+        );
+        let provs = drain(&mut d).into_iter().find_map(|a| match a {
+            Action::Send { message: Message::Response { body: Response::Providers { providers, .. }, .. }, .. } => Some(providers.len()),
+            _ => None,
+        });
+        assert_eq!(provs, Some(20));
+        assert_eq!(d.stored().0, 1);
+    }
+
+    #[test]
+    fn malformed_bytes_drop_the_peer() {
+        let (mut d, peer) = lone(T0);
+        assert!(Message::decode(&[1, 2, 3]).is_err());
+        d.on_malformed(&peer);
+        assert!(!d.routing_table().contains(&peer));
+        assert!(drain(&mut d).iter().any(|a| matches!(
+            a,
+            Action::PeerMisbehaved { reason: Misbehaviour::Malformed, .. }
+        )));
+    }
+
+    #[test]
+    fn providers_are_republished_before_they_expire() {
+        let (mut d, _peer) = lone(T0);
+        let block = Key::hash(b"b");
+        d.start_providing(block, T0).unwrap();
+        drain(&mut d);
+        let republish = T0.plus_ms(d.config().provider_republish_ms);
+        assert!(d.config().provider_republish_ms < u64::from(d.config().provider_ttl_secs) * 1000);
+        // Let the first announcement time out, then reach the republish time.
+        d.tick(T0.plus_ms(d.config().request_timeout_ms));
+        drain(&mut d);
+        d.tick(republish);
+        let acts = drain(&mut d);
+        assert!(acts.iter().any(|a| matches!(
+            a,
+            Action::Send { message: Message::Request { body: Request::FindNode { target }, .. }, .. } if *target == block
+        )));
+    }
+}

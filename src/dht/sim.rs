@@ -307,7 +307,7 @@ enum Ev {
 struct Scheduled {
     at: Time,
     seq: u64,
-    ev: Ev,
+    ev: Box<Ev>,
 }
 
 impl PartialEq for Scheduled {
@@ -412,7 +412,7 @@ impl Sim {
         self.queue.push(Reverse(Scheduled {
             at,
             seq: self.seq,
-            ev,
+            ev: Box::new(ev),
         }));
     }
 
@@ -455,7 +455,7 @@ impl Sim {
             }
             self.now = at;
             self.report.events += 1;
-            self.handle(ev);
+            self.handle(*ev);
         }
     }
 
