@@ -38,6 +38,9 @@ pub struct Config {
     pub request_timeout_ms: u64,
     /// Consecutive unanswered requests before a peer leaves the table.
     pub max_failures: u8,
+    /// A full bucket whose oldest entry was heard from this recently turns
+    /// newcomers away without pinging it.
+    pub liveness_fresh_ms: u64,
     /// A bucket with no lookup for this long gets a refresh lookup.
     pub refresh_interval_ms: u64,
     /// TTL asked for when announcing a provider record.
@@ -70,6 +73,7 @@ impl Default for Config {
             disjoint_paths: 1,
             request_timeout_ms: 10_000,
             max_failures: 2,
+            liveness_fresh_ms: 15 * 60 * 1000,
             refresh_interval_ms: 3600 * 1000,
             provider_ttl_secs: 24 * 3600,
             provider_republish_ms: 12 * 3600 * 1000,
@@ -487,7 +491,21 @@ impl Dht {
                 .next_refresh(self.cfg.refresh_interval_ms)
                 .is_some_and(|t| t <= now)
         {
-            for b in self.table.buckets_to_refresh(now, self.cfg.refresh_interval_ms) {
+            // Buckets that are not full hold (about) the peers closest to us,
+            // which is what one lookup of our own id finds: a single self
+            // lookup refreshes them all. Each full bucket needs a lookup of
+            // a random key in its own range.
+            let due = self.table.buckets_to_refresh(now, self.cfg.refresh_interval_ms);
+            let (sparse, full): (Vec<usize>, Vec<usize>) = due
+                .into_iter()
+                .partition(|b| self.table.bucket_len(*b) < self.table.k());
+            if !sparse.is_empty() {
+                for b in &sparse {
+                    self.table.mark_refreshed(*b, now);
+                }
+                let _ = self.start(Kind::FindNode, self.local, true, now);
+            }
+            for b in full {
                 self.table.mark_refreshed(b, now);
                 let mut entropy = self.local.0.to_vec();
                 entropy.extend_from_slice(&(b as u64).to_be_bytes());
@@ -963,7 +981,9 @@ impl Dht {
     /// `peer` proved alive: offer it to the routing table, and start a
     /// liveness check of the oldest entry if its bucket is full.
     fn seen(&mut self, peer: PeerInfo, now: Time) {
-        if let Insert::Pending { bucket, check } = self.table.on_seen(peer, now) {
+        if let Insert::Pending { bucket, check } =
+            self.table.on_seen_with(peer, now, self.cfg.liveness_fresh_ms)
+        {
             let to = self
                 .table
                 .get(&check)
@@ -1311,18 +1331,20 @@ mod tests {
         for p in &peers[..20] {
             d.add_peer(PeerInfo::bare(*p), T0);
         }
+        // Only an oldest entry not heard from for a while gets checked.
+        let t1 = T0.plus_ms(d.config().liveness_fresh_ms);
         assert!(drain(&mut d).is_empty());
         // The 21st peer sends a request: the oldest entry gets a PING.
         d.handle_message(
             peers[20],
             Message::Request { id: 1, sender_addrs: vec![], body: Request::Ping },
-            T0,
+            t1,
         );
         let acts = drain(&mut d);
         let (to, _) = sent_request(&acts).unwrap();
         assert_eq!(to, peers[0]);
         assert!(!d.routing_table().contains(&peers[20]));
-        d.tick(T0.plus_ms(d.config().request_timeout_ms));
+        d.tick(t1.plus_ms(d.config().request_timeout_ms));
         assert!(!d.routing_table().contains(&peers[0]));
         assert!(d.routing_table().contains(&peers[20]));
     }
@@ -1335,13 +1357,15 @@ mod tests {
         for p in &peers[..20] {
             d.add_peer(PeerInfo::bare(*p), T0);
         }
+        // Only an oldest entry not heard from for a while gets checked.
+        let t1 = T0.plus_ms(d.config().liveness_fresh_ms);
         d.handle_message(
             peers[20],
             Message::Request { id: 1, sender_addrs: vec![], body: Request::Ping },
-            T0,
+            t1,
         );
         let (to, id) = sent_request(&drain(&mut d)).unwrap();
-        d.handle_message(to, Message::Response { id, body: Response::Pong }, T0);
+        d.handle_message(to, Message::Response { id, body: Response::Pong }, t1);
         assert!(d.routing_table().contains(&peers[0]));
         assert!(!d.routing_table().contains(&peers[20]));
     }

@@ -1,6 +1,6 @@
 //! The routing table: 256 k-buckets ordered by XOR distance from the local key.
 //!
-//! Each bucket keeps its entries least-recently-seen first. A full bucket does
+//! Each bucket tracks when each entry was last seen. A full bucket does
 //! not evict on arrival of a newcomer: the newcomer waits as the bucket's single
 //! *pending* entry while the core pings the oldest entry, and only if that ping
 //! fails does the newcomer replace it. Long-lived peers are therefore kept,
@@ -36,7 +36,9 @@ struct Pending {
 
 #[derive(Clone, Debug, Default)]
 struct Bucket {
-    /// Least recently seen first.
+    /// In insertion order; the least recently seen entry is found by
+    /// `last_seen` when needed (updating in place is cheaper than keeping
+    /// the vector sorted on every message).
     entries: Vec<Entry>,
     pending: Option<Pending>,
     last_refresh: Option<Time>,
@@ -98,6 +100,14 @@ impl RoutingTable {
     /// Records that `peer` was heard from at `now` (an answered request, or a
     /// request it sent us). Moves it to the most-recently-seen end.
     pub fn on_seen(&mut self, peer: PeerInfo, now: Time) -> Insert {
+        self.on_seen_with(peer, now, 0)
+    }
+
+    /// As [`Self::on_seen`], but a full bucket whose oldest entry was heard
+    /// from within `fresh_ms` keeps it without a liveness check and turns the
+    /// newcomer away (BEP 5's "good" nodes): a peer that answered a minute
+    /// ago needs no ping, and a busy node does not ping on every newcomer.
+    pub fn on_seen_with(&mut self, peer: PeerInfo, now: Time, fresh_ms: u64) -> Insert {
         let Some(b) = self.bucket_of(&peer.id) else {
             return Insert::Local;
         };
@@ -105,17 +115,15 @@ impl RoutingTable {
         let Some(bucket) = self.buckets.get_mut(b) else {
             return Insert::Local;
         };
-        if let Some(pos) = bucket.entries.iter().position(|e| e.peer.id == peer.id) {
+        if let Some(e) = bucket.entries.iter_mut().find(|e| e.peer.id == peer.id) {
             // Traffic with a bucket's peers keeps it fresh (Kademlia §2.3):
             // only quiet buckets need refresh lookups.
             bucket.last_refresh = Some(now);
-            let mut e = bucket.entries.remove(pos);
             e.last_seen = now;
             e.failures = 0;
-            if !peer.addrs.is_empty() {
+            if !peer.addrs.is_empty() && e.peer.addrs != peer.addrs {
                 e.peer.addrs = peer.addrs;
             }
-            bucket.entries.push(e);
             return Insert::Updated;
         }
         if bucket.entries.len() < k {
@@ -129,6 +137,13 @@ impl RoutingTable {
             self.lowest = Some(self.lowest.map_or(b, |l| l.min(b)));
             return Insert::Inserted;
         }
+        let Some(oldest) = bucket.entries.iter().min_by_key(|e| e.last_seen) else {
+            return Insert::Full;
+        };
+        if now.0.saturating_sub(oldest.last_seen.0) < fresh_ms {
+            return Insert::Full;
+        }
+        let oldest = oldest.peer.id;
         match &mut bucket.pending {
             Some(p) if p.peer.id == peer.id => {
                 if !peer.addrs.is_empty() {
@@ -139,12 +154,9 @@ impl RoutingTable {
             Some(_) => Insert::Full,
             None => {
                 bucket.pending = Some(Pending { peer, since: now });
-                match bucket.entries.first() {
-                    Some(oldest) => Insert::Pending {
-                        bucket: b,
-                        check: oldest.peer.id,
-                    },
-                    None => Insert::Full,
+                Insert::Pending {
+                    bucket: b,
+                    check: oldest,
                 }
             }
         }
@@ -159,12 +171,6 @@ impl RoutingTable {
         if let Some(e) = self.entry_mut(checked) {
             e.last_seen = now;
             e.failures = 0;
-        }
-        if let Some(bk) = self.buckets.get_mut(bucket) {
-            if let Some(pos) = bk.entries.iter().position(|e| e.peer.id == *checked) {
-                let e = bk.entries.remove(pos);
-                bk.entries.push(e);
-            }
         }
     }
 
@@ -286,6 +292,16 @@ impl RoutingTable {
             }
         }
         out
+    }
+
+    /// Number of peers in bucket `bucket`.
+    pub fn bucket_len(&self, bucket: usize) -> usize {
+        self.buckets.get(bucket).map_or(0, |b| b.entries.len())
+    }
+
+    /// Bucket size.
+    pub fn k(&self) -> usize {
+        self.k
     }
 
     /// Number of peers in the table.
@@ -454,6 +470,25 @@ mod tests {
     }
 
     #[test]
+    fn full_bucket_with_a_recently_seen_oldest_needs_no_check() {
+        let local = Key::hash(b"local");
+        let mut rt = RoutingTable::new(local, 2);
+        let a = in_bucket(&local, 100, 1);
+        let b = in_bucket(&local, 100, 2);
+        let c = in_bucket(&local, 100, 3);
+        rt.on_seen(a.clone(), t(1000));
+        rt.on_seen(b, t(1000));
+        assert_eq!(rt.on_seen_with(c.clone(), t(1500), 1000), Insert::Full);
+        assert_eq!(
+            rt.on_seen_with(c, t(2000), 1000),
+            Insert::Pending {
+                bucket: 100,
+                check: a.id
+            }
+        );
+    }
+
+    #[test]
     fn local_key_is_never_stored() {
         let local = Key::hash(b"local");
         let mut rt = RoutingTable::new(local, 20);
@@ -467,8 +502,9 @@ mod tests {
         let mut rt = RoutingTable::new(local, 20);
         assert!(rt.buckets_to_refresh(t(0), 100).is_empty());
         rt.on_seen(in_bucket(&local, 250, 1), t(0));
+        // Bucket 250 saw traffic; the empty buckets above it did not.
         let due = rt.buckets_to_refresh(t(0), 100);
-        assert_eq!(due, (250..256).collect::<Vec<_>>());
+        assert_eq!(due, (251..256).collect::<Vec<_>>());
         for b in due {
             rt.mark_refreshed(b, t(0));
         }

@@ -97,12 +97,13 @@ impl SimConfig {
     }
 }
 
-/// The node configuration used by the simulator: the defaults, with timers
-/// scaled so that republishing and refresh happen within a simulated hour.
+/// The node configuration used by the simulator: the defaults (bucket refresh
+/// hourly), with a 1 s request timeout (simulated latency is at most 150 ms)
+/// and provider and record timers scaled so that several republish cycles
+/// happen within the simulated hour.
 pub fn sim_dht_config() -> Config {
     Config {
         request_timeout_ms: 1_000,
-        refresh_interval_ms: 30 * 60 * 1000,
         provider_ttl_secs: 30 * 60,
         provider_republish_ms: 20 * 60 * 1000,
         record_republish_ms: 20 * 60 * 1000,
@@ -154,6 +155,11 @@ pub struct SimReport {
     pub misbehaviour_drops: u64,
     /// Events processed.
     pub events: u64,
+    /// Requests delivered by type: PING, FIND_NODE, GET_PROVIDERS,
+    /// ADD_PROVIDER, GET_RECORD, PUT_RECORD.
+    pub requests_by_type: [u64; 6],
+    /// Lookups started by nodes (joins, refreshes, republishing and measured ones).
+    pub lookups_started: u64,
 }
 
 impl SimReport {
@@ -276,6 +282,11 @@ impl fmt::Display for SimReport {
         )?;
         writeln!(f, "| peers dropped for misbehaviour | {} |", self.misbehaviour_drops)?;
         writeln!(f, "| events | {} |", self.events)?;
+        let [ping, find, getp, addp, getr, putr] = self.requests_by_type;
+        writeln!(
+            f,
+            "| requests delivered by type | PING {ping}, FIND_NODE {find}, GET_PROVIDERS {getp}, ADD_PROVIDER {addp}, GET_RECORD {getr}, PUT_RECORD {putr} |"
+        )?;
         let series: Vec<String> = self
             .availability
             .iter()
@@ -676,6 +687,19 @@ impl Sim {
             return;
         };
         self.report.messages_delivered += 1;
+        if let Message::Request { body, .. } = &msg {
+            let t = match body {
+                Request::Ping => 0,
+                Request::FindNode { .. } => 1,
+                Request::GetProviders { .. } => 2,
+                Request::AddProvider { .. } => 3,
+                Request::GetRecord { .. } => 4,
+                Request::PutRecord { .. } => 5,
+            };
+            if let Some(c) = self.report.requests_by_type.get_mut(t) {
+                *c += 1;
+            }
+        }
         if node.malicious {
             if let Message::Request { id, body, .. } = &msg {
                 let reply = self.lie(body);
@@ -850,13 +874,16 @@ fn sim_addr(idx: usize) -> SocketAddr {
 mod tests {
     use super::*;
 
+    /// 300 nodes, 20% of them replaced over 30 minutes: small enough for the
+    /// unoptimised test profile, large enough for lookups of 2–4 hops.
     fn small(seed: u64) -> SimConfig {
         SimConfig {
-            lookups: 300,
-            provider_keys: 20,
-            records: 5,
-            duration_ms: 40 * 60 * 1000,
-            ..SimConfig::churn_scenario(500, seed)
+            lookups: 200,
+            provider_keys: 10,
+            records: 4,
+            duration_ms: 30 * 60 * 1000,
+            settle_ms: 60 * 1000,
+            ..SimConfig::churn_scenario(300, seed)
         }
     }
 
@@ -879,13 +906,13 @@ mod tests {
     fn small_network_with_churn_meets_the_goals() {
         let r = run(small(1));
         eprintln!("{r}");
-        assert!(r.lookups >= 250, "{r}");
+        assert!(r.lookups >= 190, "{r}");
         assert!(r.success_rate() >= 0.99, "{r}");
         assert!(r.median_hops() <= 4, "{r}");
         assert!(r.mean_requests() <= 60.0, "{r}");
         assert!(r.provider_availability() >= 0.99, "{r}");
         assert!(r.record_availability() >= 0.99, "{r}");
-        assert!(r.replaced >= 90, "{r}");
+        assert_eq!(r.replaced, 60, "{r}");
     }
 
     #[test]
@@ -895,7 +922,7 @@ mod tests {
             ..small(2)
         });
         eprintln!("{r}");
-        assert_eq!(r.malicious, 50);
+        assert_eq!(r.malicious, 30);
         assert!(r.success_rate() >= 0.95, "{r}");
     }
 }
