@@ -1,28 +1,42 @@
 //! Runs the DHT simulator and prints its report (until `cairn bench dht` exists).
 //!
-//! `cargo run --release --example dht_sim -- [nodes] [malicious share] [seed] [lookups]`
+//! `cargo run --release --example dht_sim -- [key=value ...]` with keys
+//! `nodes` (10000), `churn` (0.2), `malicious` (0), `loss` (0.01), `seed` (1),
+//! `lookups` (2000), `paths` (1, disjoint lookup paths).
 
 use std::time::Instant;
 
 use cairn::dht::sim::{SimConfig, run};
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let arg = |i: usize| args.get(i).map(String::as_str);
-    let nodes = arg(0).and_then(|s| s.parse().ok()).unwrap_or(10_000);
-    let malicious: f64 = arg(1).and_then(|s| s.parse().ok()).unwrap_or(0.0);
-    let seed = arg(2).and_then(|s| s.parse().ok()).unwrap_or(1);
-    let mut cfg = SimConfig::malicious_scenario(nodes, malicious, seed);
-    if let Some(l) = arg(3).and_then(|s| s.parse().ok()) {
-        cfg.lookups = l;
+    let mut cfg = SimConfig::churn_scenario(10_000, 1);
+    for arg in std::env::args().skip(1) {
+        let Some((k, v)) = arg.split_once('=') else {
+            eprintln!("ignored argument {arg:?} (expected key=value)");
+            continue;
+        };
+        let ok = match k {
+            "nodes" => v.parse().map(|x| cfg.nodes = x).is_ok(),
+            "churn" => v.parse().map(|x| cfg.churn = x).is_ok(),
+            "malicious" => v.parse().map(|x| cfg.malicious = x).is_ok(),
+            "loss" => v.parse().map(|x| cfg.loss = x).is_ok(),
+            "seed" => v.parse().map(|x| cfg.seed = x).is_ok(),
+            "lookups" => v.parse().map(|x| cfg.lookups = x).is_ok(),
+            "paths" => v.parse().map(|x| cfg.dht.disjoint_paths = x).is_ok(),
+            _ => false,
+        };
+        if !ok {
+            eprintln!("ignored argument {arg:?}");
+        }
     }
     println!(
-        "dht simulation: {} nodes, {:.0}% replaced over {} min, {:.0}% malicious, {:.0}% loss, seed {}",
+        "dht simulation: {} nodes, {:.0}% replaced over {} min, {:.0}% malicious, {:.0}% loss, {} path(s), seed {}",
         cfg.nodes,
         cfg.churn * 100.0,
         cfg.duration_ms / 60_000,
         cfg.malicious * 100.0,
         cfg.loss * 100.0,
+        cfg.dht.disjoint_paths,
         cfg.seed
     );
     let t = Instant::now();

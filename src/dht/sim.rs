@@ -344,7 +344,6 @@ struct SimNode {
     malicious: bool,
     stable: bool,
     wake_at: Option<Time>,
-    joined: Time,
 }
 
 #[derive(Clone, Copy)]
@@ -483,7 +482,6 @@ impl Sim {
             malicious,
             stable: false,
             wake_at: None,
-            joined: self.now,
         });
         self.index.insert(key, idx);
         idx
@@ -815,21 +813,6 @@ impl Sim {
     fn record_result(&mut self, t: Tracked, result: QueryResult, stats: super::node::QueryStats) {
         match (t, result) {
             (Tracked::Lookup { target }, QueryResult::FindNode { closest }) => {
-                if !closest.iter().any(|p| p.id == target) && std::env::var("SIMDBG").is_ok() {
-                    let t = self.index.get(&target).copied().unwrap_or(0);
-                    let age = self.nodes.get(t).map_or(0, |n| self.now.0 - n.joined.0);
-                    let alive = self.nodes.get(t).is_some_and(|n| n.dht.is_some());
-                    let d0 = closest.first().map(|p| p.id.distance(&target).bucket_index());
-                    let knowers = self.nodes.iter().filter(|n| n.dht.as_ref().is_some_and(|d| d.routing_table().contains(&target))).count();
-                    let res_know = closest.iter().filter(|p| self.index.get(&p.id).and_then(|i| self.nodes.get(*i)).and_then(|n| n.dht.as_ref()).is_some_and(|d| d.routing_table().contains(&target))).count();
-                    let tsize = self.nodes.get(t).and_then(|n| n.dht.as_ref()).map_or(0, |d| d.routing_table().len());
-                    let mut all: Vec<Key> = self.live.iter().filter_map(|i| self.nodes.get(*i)).map(|n| n.key).collect();
-                    all.sort_by_key(|k| k.distance(&target));
-                    let true_close: Vec<Key> = all.into_iter().skip(1).take(20).collect();
-                    let overlap = closest.iter().filter(|p| true_close.contains(&p.id)).count();
-                    let tc_know = true_close.iter().filter(|k| self.index.get(k).and_then(|i| self.nodes.get(*i)).and_then(|n| n.dht.as_ref()).is_some_and(|d| d.routing_table().contains(&target))).count();
-                    eprintln!("FAIL age={age} alive={alive} n={} req={} d0={d0:?} knowers={knowers} res_know={res_know} tsize={tsize} overlap={overlap} tc_know={tc_know}", closest.len(), stats.lookup.requests);
-                }
                 self.report.lookups += 1;
                 self.report.requests_per_lookup.push(stats.lookup.requests);
                 self.report.responses_per_lookup.push(stats.lookup.responses);
