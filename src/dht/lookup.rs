@@ -1,7 +1,7 @@
 //! The iterative lookup: which peer to ask next, and when a lookup is done.
 //!
 //! A lookup is a pure iterator over candidate peers, stepped by the core:
-//! [`Lookup::next`] names a peer to contact (or says to wait, or that the
+//! [`Lookup::next_step`] names a peer to contact (or says to wait, or that the
 //! lookup is over), and [`Lookup::on_success`] / [`Lookup::on_failure`]
 //! report what came of it. It never reads a clock or sends anything; the
 //! core owns timeouts and I/O (the shape of rust-libp2p's `ClosestPeersIter`).
@@ -204,7 +204,7 @@ impl Lookup {
     }
 
     /// The next step. Call repeatedly until it returns `Waiting` or `Finished`.
-    pub fn next(&mut self) -> Next {
+    pub fn next_step(&mut self) -> Next {
         if self.stopped {
             return Next::Finished;
         }
@@ -423,7 +423,7 @@ mod tests {
         let mut inflight: Vec<Key> = Vec::new();
         loop {
             loop {
-                match l.next() {
+                match l.next_step() {
                     Next::Contact(p) => inflight.push(p.id),
                     Next::Waiting => break,
                     Next::Finished => return (l.closest(), l.stats()),
@@ -489,10 +489,10 @@ mod tests {
         let mut l = Lookup::new(key(1), vec![PeerInfo::bare(key(2))], 20, 3, 1, 10);
         assert!(!l.on_success(&key(2), vec![]));
         assert!(!l.on_failure(&key(3)));
-        assert_eq!(l.next(), Next::Contact(PeerInfo::bare(key(2))));
+        assert_eq!(l.next_step(), Next::Contact(PeerInfo::bare(key(2))));
         assert!(l.on_success(&key(2), vec![]));
         assert!(!l.on_success(&key(2), vec![]));
-        assert_eq!(l.next(), Next::Finished);
+        assert_eq!(l.next_step(), Next::Finished);
     }
 
     #[test]
@@ -501,7 +501,7 @@ mod tests {
         let mut l = Lookup::new(key(1000), seeds, 20, 3, 1, 5);
         let mut sent = 0;
         loop {
-            match l.next() {
+            match l.next_step() {
                 Next::Contact(p) => {
                     sent += 1;
                     l.on_failure(&p.id);

@@ -433,7 +433,9 @@ mod tests {
         let addrs = vec![SocketAddr::from(([127, 0, 0, 1], 1))];
         let reqs = [
             Request::Ping,
-            Request::FindNode { target: Key([1; 32]) },
+            Request::FindNode {
+                target: Key([1; 32]),
+            },
             Request::GetProviders { key: Key([2; 32]) },
             Request::AddProvider {
                 key: Key([3; 32]),
@@ -475,10 +477,15 @@ mod tests {
                 body,
             })
             .collect();
-        v.extend(resps.into_iter().enumerate().map(|(i, body)| Message::Response {
-            id: u64::MAX - i as u64,
-            body,
-        }));
+        v.extend(
+            resps
+                .into_iter()
+                .enumerate()
+                .map(|(i, body)| Message::Response {
+                    id: u64::MAX - i as u64,
+                    body,
+                }),
+        );
         v
     }
 
@@ -500,7 +507,9 @@ mod tests {
         };
         assert_eq!(
             m.encode().unwrap(),
-            [1, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 1, 4, 127, 0, 0, 1, 0x1f, 0x90]
+            [
+                1, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 1, 4, 127, 0, 0, 1, 0x1f, 0x90
+            ]
         );
     }
 
@@ -509,7 +518,10 @@ mod tests {
         for m in samples() {
             let bytes = m.encode().unwrap();
             for cut in 0..bytes.len() {
-                assert!(Message::decode(&bytes[..cut]).is_err(), "{m:?} cut at {cut}");
+                assert!(
+                    Message::decode(&bytes[..cut]).is_err(),
+                    "{m:?} cut at {cut}"
+                );
             }
         }
     }
@@ -548,14 +560,24 @@ mod tests {
         let too_many = Response::Nodes {
             closer: (0..21).map(peer).collect(),
         };
-        assert!(Message::Response { id: 0, body: too_many }.encode().is_err());
+        assert!(
+            Message::Response {
+                id: 0,
+                body: too_many
+            }
+            .encode()
+            .is_err()
+        );
     }
 
     #[test]
     fn unknown_version_and_type_are_rejected() {
         let mut bytes = samples()[0].encode().unwrap();
         bytes[0] = 2;
-        assert_eq!(Message::decode(&bytes), Err(DecodeError::UnsupportedVersion(2)));
+        assert_eq!(
+            Message::decode(&bytes),
+            Err(DecodeError::UnsupportedVersion(2))
+        );
         bytes[0] = 1;
         bytes[1] = 0x7f;
         assert_eq!(Message::decode(&bytes), Err(DecodeError::UnknownType(0x7f)));

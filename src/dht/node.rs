@@ -18,7 +18,9 @@ use tracing::debug;
 
 use super::key::Key;
 use super::lookup::{Lookup, LookupStats, Next};
-use super::message::{MAX_PEERS_PER_RESPONSE, Message, PeerInfo, Request, RequestId, Response, StoreStatus};
+use super::message::{
+    MAX_PEERS_PER_RESPONSE, Message, PeerInfo, Request, RequestId, Response, StoreStatus,
+};
 use super::provider::{ProviderLimits, ProviderStore};
 use super::record::{RecordError, RecordLimits, RecordStore, SignedRecord};
 use super::routing::{Insert, RoutingTable};
@@ -415,7 +417,14 @@ impl Dht {
     pub fn put_record(&mut self, record: SignedRecord, now: Time) -> Result<QueryId, DhtError> {
         self.records.put(record.clone(), now)?;
         let key = record.key();
-        let id = self.start(Kind::PutRecord { record: record.clone() }, key, false, now)?;
+        let id = self.start(
+            Kind::PutRecord {
+                record: record.clone(),
+            },
+            key,
+            false,
+            now,
+        )?;
         self.publishing
             .insert(key, (record, now.plus_ms(self.cfg.record_republish_ms)));
         Ok(id)
@@ -444,10 +453,10 @@ impl Dht {
     pub fn next_deadline(&self) -> Option<Time> {
         let mut t = self.pending.values().map(|o| o.deadline).min();
         let mut consider = |x: Time| t = Some(t.map_or(x, |t| t.min(x)));
-        if self.bootstrapped {
-            if let Some(r) = self.table.next_refresh(self.cfg.refresh_interval_ms) {
-                consider(r);
-            }
+        if self.bootstrapped
+            && let Some(r) = self.table.next_refresh(self.cfg.refresh_interval_ms)
+        {
+            consider(r);
         }
         if let Some(p) = self.providing.values().min() {
             consider(*p);
@@ -495,7 +504,9 @@ impl Dht {
             // which is what one lookup of our own id finds: a single self
             // lookup refreshes them all. Each full bucket needs a lookup of
             // a random key in its own range.
-            let due = self.table.buckets_to_refresh(now, self.cfg.refresh_interval_ms);
+            let due = self
+                .table
+                .buckets_to_refresh(now, self.cfg.refresh_interval_ms);
             let (sparse, full): (Vec<usize>, Vec<usize>) = due
                 .into_iter()
                 .partition(|b| self.table.bucket_len(*b) < self.table.k());
@@ -516,13 +527,13 @@ impl Dht {
                 }
             }
         }
-        if let Some((at, backoff)) = self.bootstrap_retry {
-            if at <= now {
-                self.bootstrap_retry = None;
-                if let Ok(id) = self.start(Kind::FindNode, self.local, true, now) {
-                    self.bootstrap_query = Some(id);
-                    self.bootstrap_backoff = backoff;
-                }
+        if let Some((at, backoff)) = self.bootstrap_retry
+            && at <= now
+        {
+            self.bootstrap_retry = None;
+            if let Ok(id) = self.start(Kind::FindNode, self.local, true, now) {
+                self.bootstrap_query = Some(id);
+                self.bootstrap_backoff = backoff;
             }
         }
         let due: Vec<Key> = self
@@ -713,7 +724,9 @@ impl Dht {
             return Ok(());
         };
         let clean = |v: Vec<PeerInfo>| -> Vec<PeerInfo> {
-            v.into_iter().filter(|p| p.id != local && p.id != from.id).collect()
+            v.into_iter()
+                .filter(|p| p.id != local && p.id != from.id)
+                .collect()
         };
         if matches!(q.phase, Phase::Storing { .. }) {
             // A lookup response that arrived after the lookup ended.
@@ -724,7 +737,10 @@ impl Dht {
             (Kind::Ping, Response::Pong) => {
                 q.lookup.on_success(&from.id, Vec::new());
             }
-            (Kind::FindNode | Kind::AddProvider | Kind::PutRecord { .. }, Response::Nodes { closer }) => {
+            (
+                Kind::FindNode | Kind::AddProvider | Kind::PutRecord { .. },
+                Response::Nodes { closer },
+            ) => {
                 q.lookup.on_success(&from.id, clean(closer));
             }
             (Kind::GetProviders { found }, Response::Providers { providers, closer }) => {
@@ -757,7 +773,13 @@ impl Dht {
         Ok(())
     }
 
-    fn start(&mut self, kind: Kind, target: Key, internal: bool, now: Time) -> Result<QueryId, DhtError> {
+    fn start(
+        &mut self,
+        kind: Kind,
+        target: Key,
+        internal: bool,
+        now: Time,
+    ) -> Result<QueryId, DhtError> {
         if self.queries.len() >= self.cfg.max_queries {
             return Err(DhtError::TooManyQueries);
         }
@@ -809,7 +831,7 @@ impl Dht {
             if self.pending.len() >= self.cfg.max_pending_requests {
                 return;
             }
-            match q.lookup.next() {
+            match q.lookup.next_step() {
                 Next::Contact(peer) => {
                     let (req, expect) = match &q.kind {
                         Kind::Ping => (Request::Ping, Expect::Pong),
@@ -930,7 +952,14 @@ impl Dht {
         });
     }
 
-    fn send_request(&mut self, to: PeerInfo, body: Request, expect: Expect, purpose: Purpose, now: Time) {
+    fn send_request(
+        &mut self,
+        to: PeerInfo,
+        body: Request,
+        expect: Expect,
+        purpose: Purpose,
+        now: Time,
+    ) {
         self.next_request = self.next_request.wrapping_add(1);
         let id = self.next_request;
         self.pending.insert(
@@ -982,7 +1011,8 @@ impl Dht {
     /// liveness check of the oldest entry if its bucket is full.
     fn seen(&mut self, peer: PeerInfo, now: Time) {
         if let Insert::Pending { bucket, check } =
-            self.table.on_seen_with(peer, now, self.cfg.liveness_fresh_ms)
+            self.table
+                .on_seen_with(peer, now, self.cfg.liveness_fresh_ms)
         {
             let to = self
                 .table
@@ -990,7 +1020,13 @@ impl Dht {
                 .map(|e| e.peer.clone())
                 .unwrap_or_else(|| PeerInfo::bare(check));
             if self.pending.len() < self.cfg.max_pending_requests {
-                self.send_request(to, Request::Ping, Expect::Pong, Purpose::Liveness { bucket }, now);
+                self.send_request(
+                    to,
+                    Request::Ping,
+                    Expect::Pong,
+                    Purpose::Liveness { bucket },
+                    now,
+                );
             } else {
                 // Cannot check now: keep the old entry, forget the newcomer.
                 self.table.check_passed(bucket, &check, now);
@@ -999,9 +1035,14 @@ impl Dht {
     }
 
     fn misbehaved(&mut self, peer: Key, reason: Misbehaviour) {
-        debug!(?peer, ?reason, "peer misbehaved; dropped from routing table");
+        debug!(
+            ?peer,
+            ?reason,
+            "peer misbehaved; dropped from routing table"
+        );
         self.table.remove(&peer);
-        self.actions.push_back(Action::PeerMisbehaved { peer, reason });
+        self.actions
+            .push_back(Action::PeerMisbehaved { peer, reason });
     }
 }
 
@@ -1104,7 +1145,10 @@ mod tests {
         // PING.
         let q = net.node(key(5)).ping(PeerInfo::bare(key(6)), now).unwrap();
         net.pump();
-        assert_eq!(net.result(key(5), q), Some(&QueryResult::Ping { alive: true }));
+        assert_eq!(
+            net.result(key(5), q),
+            Some(&QueryResult::Ping { alive: true })
+        );
         // ADD_PROVIDER then GET_PROVIDERS from another node.
         let block = Key::hash(b"block");
         let q = net.node(key(7)).start_providing(block, now).unwrap();
@@ -1128,12 +1172,17 @@ mod tests {
         let v2 = SignedRecord::sign(&signer, b"root", b"two", 2, exp).unwrap();
         let q = net.node(key(9)).put_record(v1.clone(), now).unwrap();
         net.pump();
-        assert!(matches!(net.result(key(9), q), Some(QueryResult::PutRecord { stored }) if *stored >= 19));
+        assert!(
+            matches!(net.result(key(9), q), Some(QueryResult::PutRecord { stored }) if *stored >= 19)
+        );
         let q = net.node(key(9)).put_record(v2.clone(), now).unwrap();
         net.pump();
         let q2 = net.node(key(50)).get_record(v1.key(), now).unwrap();
         net.pump();
-        assert!(matches!(net.result(key(9), q), Some(QueryResult::PutRecord { .. })));
+        assert!(matches!(
+            net.result(key(9), q),
+            Some(QueryResult::PutRecord { .. })
+        ));
         assert_eq!(
             net.result(key(50), q2),
             Some(&QueryResult::GetRecord { record: Some(v2) })
@@ -1167,7 +1216,14 @@ mod tests {
     #[test]
     fn unsolicited_response_drops_the_peer() {
         let (mut d, peer) = lone(T0);
-        d.handle_message(peer, Message::Response { id: 77, body: Response::Pong }, T0);
+        d.handle_message(
+            peer,
+            Message::Response {
+                id: 77,
+                body: Response::Pong,
+            },
+            T0,
+        );
         let acts = drain(&mut d);
         assert!(acts.iter().any(|a| matches!(
             a,
@@ -1184,17 +1240,37 @@ mod tests {
         assert_eq!(to, peer);
         let intruder = key(2);
         d.add_peer(PeerInfo::bare(intruder), T0);
-        d.handle_message(intruder, Message::Response { id, body: Response::Nodes { closer: vec![] } }, T0);
+        d.handle_message(
+            intruder,
+            Message::Response {
+                id,
+                body: Response::Nodes { closer: vec![] },
+            },
+            T0,
+        );
         let acts = drain(&mut d);
         assert!(acts.iter().any(|a| matches!(
             a,
-            Action::PeerMisbehaved { reason: Misbehaviour::WrongPeer, .. }
+            Action::PeerMisbehaved {
+                reason: Misbehaviour::WrongPeer,
+                ..
+            }
         )));
         assert!(!d.routing_table().contains(&intruder));
         // The real peer's answer is still accepted.
-        d.handle_message(peer, Message::Response { id, body: Response::Nodes { closer: vec![] } }, T0);
+        d.handle_message(
+            peer,
+            Message::Response {
+                id,
+                body: Response::Nodes { closer: vec![] },
+            },
+            T0,
+        );
         let acts = drain(&mut d);
-        assert!(acts.iter().any(|a| matches!(a, Action::QueryFinished { id: f, .. } if *f == q)));
+        assert!(
+            acts.iter()
+                .any(|a| matches!(a, Action::QueryFinished { id: f, .. } if *f == q))
+        );
         assert!(d.routing_table().contains(&peer));
     }
 
@@ -1203,11 +1279,21 @@ mod tests {
         let (mut d, peer) = lone(T0);
         d.find_node(key(99), T0).unwrap();
         let (_, id) = sent_request(&drain(&mut d)).unwrap();
-        d.handle_message(peer, Message::Response { id, body: Response::Pong }, T0);
+        d.handle_message(
+            peer,
+            Message::Response {
+                id,
+                body: Response::Pong,
+            },
+            T0,
+        );
         let acts = drain(&mut d);
         assert!(acts.iter().any(|a| matches!(
             a,
-            Action::PeerMisbehaved { reason: Misbehaviour::WrongResponseType, .. }
+            Action::PeerMisbehaved {
+                reason: Misbehaviour::WrongResponseType,
+                ..
+            }
         )));
         assert!(!d.routing_table().contains(&peer));
     }
@@ -1216,8 +1302,7 @@ mod tests {
     fn forged_record_in_a_response_drops_the_peer_and_is_not_returned() {
         let (mut d, peer) = lone(T0);
         let signer = SigningKey::from_bytes(&[4; 32]);
-        let mut forged =
-            SignedRecord::sign(&signer, b"root", b"v", 5, T0.as_secs() + 60).unwrap();
+        let mut forged = SignedRecord::sign(&signer, b"root", b"v", 5, T0.as_secs() + 60).unwrap();
         forged.value = b"evil".to_vec();
         let q = d.get_record(forged.key(), T0).unwrap();
         let (_, id) = sent_request(&drain(&mut d)).unwrap();
@@ -1235,7 +1320,10 @@ mod tests {
         let acts = drain(&mut d);
         assert!(acts.iter().any(|a| matches!(
             a,
-            Action::PeerMisbehaved { reason: Misbehaviour::ForgedRecord, .. }
+            Action::PeerMisbehaved {
+                reason: Misbehaviour::ForgedRecord,
+                ..
+            }
         )));
         assert!(acts.iter().any(|a| matches!(
             a,
@@ -1265,7 +1353,10 @@ mod tests {
         );
         assert!(drain(&mut d).iter().any(|a| matches!(
             a,
-            Action::PeerMisbehaved { reason: Misbehaviour::ForgedRecord, .. }
+            Action::PeerMisbehaved {
+                reason: Misbehaviour::ForgedRecord,
+                ..
+            }
         )));
     }
 
@@ -1276,7 +1367,10 @@ mod tests {
         let exp = T0.as_secs() + 600;
         let v1 = SignedRecord::sign(&signer, b"n", b"1", 1, exp).unwrap();
         let v2 = SignedRecord::sign(&signer, b"n", b"2", 2, exp).unwrap();
-        for (rid, rec, want) in [(1, v2.clone(), StoreStatus::Stored), (2, v1, StoreStatus::Stale)] {
+        for (rid, rec, want) in [
+            (1, v2.clone(), StoreStatus::Stored),
+            (2, v1, StoreStatus::Stale),
+        ] {
             d.handle_message(
                 key(1),
                 Message::Request {
@@ -1316,9 +1410,23 @@ mod tests {
         assert_eq!(d.next_deadline(), Some(later));
         d.tick(later);
         let acts = drain(&mut d);
-        assert!(acts.iter().any(|a| matches!(a, Action::RequestTimedOut { .. })));
-        d.handle_message(peer, Message::Response { id, body: Response::Nodes { closer: vec![] } }, later);
-        assert!(!drain(&mut d).iter().any(|a| matches!(a, Action::PeerMisbehaved { .. })));
+        assert!(
+            acts.iter()
+                .any(|a| matches!(a, Action::RequestTimedOut { .. }))
+        );
+        d.handle_message(
+            peer,
+            Message::Response {
+                id,
+                body: Response::Nodes { closer: vec![] },
+            },
+            later,
+        );
+        assert!(
+            !drain(&mut d)
+                .iter()
+                .any(|a| matches!(a, Action::PeerMisbehaved { .. }))
+        );
         // One failure is not enough to evict (max_failures = 2).
         assert!(d.routing_table().contains(&peer));
     }
@@ -1327,7 +1435,9 @@ mod tests {
     fn full_bucket_evicts_oldest_only_after_its_liveness_check_fails() {
         let mut d = Dht::new(key(0), Config::default());
         let local = key(0);
-        let peers: Vec<Key> = (0..21u32).map(|i| local.random_in_bucket(255, &i.to_be_bytes())).collect();
+        let peers: Vec<Key> = (0..21u32)
+            .map(|i| local.random_in_bucket(255, &i.to_be_bytes()))
+            .collect();
         for p in &peers[..20] {
             d.add_peer(PeerInfo::bare(*p), T0);
         }
@@ -1337,7 +1447,11 @@ mod tests {
         // The 21st peer sends a request: the oldest entry gets a PING.
         d.handle_message(
             peers[20],
-            Message::Request { id: 1, sender_addrs: vec![], body: Request::Ping },
+            Message::Request {
+                id: 1,
+                sender_addrs: vec![],
+                body: Request::Ping,
+            },
             t1,
         );
         let acts = drain(&mut d);
@@ -1353,7 +1467,9 @@ mod tests {
     fn oldest_peer_that_answers_its_liveness_check_is_kept() {
         let mut d = Dht::new(key(0), Config::default());
         let local = key(0);
-        let peers: Vec<Key> = (0..21u32).map(|i| local.random_in_bucket(255, &i.to_be_bytes())).collect();
+        let peers: Vec<Key> = (0..21u32)
+            .map(|i| local.random_in_bucket(255, &i.to_be_bytes()))
+            .collect();
         for p in &peers[..20] {
             d.add_peer(PeerInfo::bare(*p), T0);
         }
@@ -1361,11 +1477,22 @@ mod tests {
         let t1 = T0.plus_ms(d.config().liveness_fresh_ms);
         d.handle_message(
             peers[20],
-            Message::Request { id: 1, sender_addrs: vec![], body: Request::Ping },
+            Message::Request {
+                id: 1,
+                sender_addrs: vec![],
+                body: Request::Ping,
+            },
             t1,
         );
         let (to, id) = sent_request(&drain(&mut d)).unwrap();
-        d.handle_message(to, Message::Response { id, body: Response::Pong }, t1);
+        d.handle_message(
+            to,
+            Message::Response {
+                id,
+                body: Response::Pong,
+            },
+            t1,
+        );
         assert!(d.routing_table().contains(&peers[0]));
         assert!(!d.routing_table().contains(&peers[20]));
     }
@@ -1380,7 +1507,10 @@ mod tests {
                 Message::Request {
                     id: u64::from(i),
                     sender_addrs: vec![],
-                    body: Request::AddProvider { key: block, ttl_secs: u32::MAX },
+                    body: Request::AddProvider {
+                        key: block,
+                        ttl_secs: u32::MAX,
+                    },
                 },
                 T0,
             );
@@ -1391,11 +1521,22 @@ mod tests {
         assert!(d.pending_requests() <= 256);
         d.handle_message(
             key(1),
-            Message::Request { id: 0, sender_addrs: vec![], body: Request::GetProviders { key: block } },
+            Message::Request {
+                id: 0,
+                sender_addrs: vec![],
+                body: Request::GetProviders { key: block },
+            },
             T0,
         );
         let provs = drain(&mut d).into_iter().find_map(|a| match a {
-            Action::Send { message: Message::Response { body: Response::Providers { providers, .. }, .. }, .. } => Some(providers.len()),
+            Action::Send {
+                message:
+                    Message::Response {
+                        body: Response::Providers { providers, .. },
+                        ..
+                    },
+                ..
+            } => Some(providers.len()),
             _ => None,
         });
         assert_eq!(provs, Some(20));
@@ -1410,7 +1551,10 @@ mod tests {
         assert!(!d.routing_table().contains(&peer));
         assert!(drain(&mut d).iter().any(|a| matches!(
             a,
-            Action::PeerMisbehaved { reason: Misbehaviour::Malformed, .. }
+            Action::PeerMisbehaved {
+                reason: Misbehaviour::Malformed,
+                ..
+            }
         )));
     }
 

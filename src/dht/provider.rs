@@ -145,7 +145,8 @@ mod tests {
     fn providers_expire_after_their_ttl_clamped_to_the_limit() {
         let mut s = ProviderStore::new(limits());
         let k = Key([1; 32]);
-        s.add(k, PeerInfo::bare(Key([9; 32])), 1_000_000, Time(0)).unwrap();
+        s.add(k, PeerInfo::bare(Key([9; 32])), 1_000_000, Time(0))
+            .unwrap();
         assert_eq!(s.get(&k, Time(99_999), 10).len(), 1);
         assert!(s.get(&k, Time(100_000), 10).is_empty());
         s.expire(Time(100_000));
@@ -165,7 +166,8 @@ mod tests {
         // Re-adding a known provider refreshes it.
         s.add(k, PeerInfo::bare(Key([2; 32])), 50, Time(0)).unwrap();
         assert_eq!(s.get(&k, Time(20_000), 10).len(), 1);
-        s.add(Key([5; 32]), PeerInfo::bare(Key([2; 32])), 10, Time(0)).unwrap();
+        s.add(Key([5; 32]), PeerInfo::bare(Key([2; 32])), 10, Time(0))
+            .unwrap();
         assert_eq!(
             s.add(Key([6; 32]), PeerInfo::bare(Key([2; 32])), 10, Time(0)),
             Err(ProviderError::StoreFull)

@@ -111,7 +111,8 @@ impl SignedRecord {
         if self.name.len() > MAX_NAME_LEN || self.value.len() > MAX_VALUE_LEN {
             return Err(RecordError::TooLarge);
         }
-        let vk = VerifyingKey::from_bytes(&self.publisher).map_err(|_| RecordError::BadPublisher)?;
+        let vk =
+            VerifyingKey::from_bytes(&self.publisher).map_err(|_| RecordError::BadPublisher)?;
         let sig = Signature::from_bytes(&self.signature);
         vk.verify_strict(&self.signing_bytes(), &sig)
             .map_err(|_| RecordError::BadSignature)
@@ -228,7 +229,11 @@ impl RecordStore {
             }
             Some(_) => {}
             None => {
-                let count = self.per_publisher.get(&record.publisher).copied().unwrap_or(0);
+                let count = self
+                    .per_publisher
+                    .get(&record.publisher)
+                    .copied()
+                    .unwrap_or(0);
                 if count >= self.limits.max_per_publisher {
                     return Err(RecordError::PublisherFull);
                 }
@@ -256,12 +261,10 @@ impl RecordStore {
         let per = &mut self.per_publisher;
         self.records.retain(|_, r| {
             let keep = r.expires > now_s;
-            if !keep {
-                if let Some(c) = per.get_mut(&r.publisher) {
-                    *c = c.saturating_sub(1);
-                    if *c == 0 {
-                        per.remove(&r.publisher);
-                    }
+            if !keep && let Some(c) = per.get_mut(&r.publisher) {
+                *c = c.saturating_sub(1);
+                if *c == 0 {
+                    per.remove(&r.publisher);
                 }
             }
             keep
@@ -293,8 +296,14 @@ mod tests {
     fn signed_record_verifies_and_key_binds_publisher_and_name() {
         let r = SignedRecord::sign(&signer(1), b"root", b"v1", 1, 1_000_100).unwrap();
         assert!(r.validate(NOW).is_ok());
-        assert_eq!(r.key(), record_key(&signer(1).verifying_key().to_bytes(), b"root"));
-        assert_ne!(r.key(), record_key(&signer(2).verifying_key().to_bytes(), b"root"));
+        assert_eq!(
+            r.key(),
+            record_key(&signer(1).verifying_key().to_bytes(), b"root")
+        );
+        assert_ne!(
+            r.key(),
+            record_key(&signer(2).verifying_key().to_bytes(), b"root")
+        );
     }
 
     #[test]

@@ -178,18 +178,17 @@ impl RoutingTable {
     /// newcomer takes its place.
     pub fn check_failed(&mut self, bucket: usize, checked: &Key, now: Time) {
         self.remove(checked);
-        if let Some(bk) = self.buckets.get_mut(bucket) {
-            if let Some(p) = bk.pending.take() {
-                if bk.entries.len() < self.k {
-                    bk.entries.push(Entry {
-                        peer: p.peer,
-                        first_seen: p.since,
-                        last_seen: now,
-                        failures: 0,
-                    });
-                    self.lowest = Some(self.lowest.map_or(bucket, |l| l.min(bucket)));
-                }
-            }
+        if let Some(bk) = self.buckets.get_mut(bucket)
+            && let Some(p) = bk.pending.take()
+            && bk.entries.len() < self.k
+        {
+            bk.entries.push(Entry {
+                peer: p.peer,
+                first_seen: p.since,
+                last_seen: now,
+                failures: 0,
+            });
+            self.lowest = Some(self.lowest.map_or(bucket, |l| l.min(bucket)));
         }
     }
 
@@ -251,7 +250,11 @@ impl RoutingTable {
     /// The entry for `peer`, if present.
     pub fn get(&self, peer: &Key) -> Option<&Entry> {
         let b = self.bucket_of(peer)?;
-        self.buckets.get(b)?.entries.iter().find(|e| e.peer.id == *peer)
+        self.buckets
+            .get(b)?
+            .entries
+            .iter()
+            .find(|e| e.peer.id == *peer)
     }
 
     /// Whether `peer` is in the table.
@@ -286,7 +289,7 @@ impl RoutingTable {
                     .filter(|e| Some(&e.peer.id) != exclude)
                     .map(|e| (e.peer.id.distance(target), e)),
             );
-            scratch.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            scratch.sort_unstable_by_key(|a| a.0);
             for (_, e) in scratch.iter().take(n - out.len()) {
                 out.push(e.peer.clone());
             }
@@ -350,7 +353,10 @@ impl RoutingTable {
         self.buckets
             .iter()
             .skip(lowest)
-            .map(|b| b.last_refresh.map_or(0, |t| t.0.saturating_add(interval_ms)))
+            .map(|b| {
+                b.last_refresh
+                    .map_or(0, |t| t.0.saturating_add(interval_ms))
+            })
             .min()
             .map(Time)
     }
@@ -399,13 +405,21 @@ mod tests {
         }
         for j in 0..50u32 {
             let target = Key::hash(&(j + 10_000).to_be_bytes());
-            let got: Vec<Key> = rt.closest(&target, 20, None).into_iter().map(|p| p.id).collect();
+            let got: Vec<Key> = rt
+                .closest(&target, 20, None)
+                .into_iter()
+                .map(|p| p.id)
+                .collect();
             let mut want = all.clone();
             want.sort_by_key(|k| k.distance(&target));
             want.truncate(20);
             assert_eq!(got, want);
         }
-        let got: Vec<Key> = rt.closest(&local, 5, None).into_iter().map(|p| p.id).collect();
+        let got: Vec<Key> = rt
+            .closest(&local, 5, None)
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
         let mut want = all.clone();
         want.sort_by_key(|k| k.distance(&local));
         want.truncate(5);

@@ -26,11 +26,11 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::Time;
 use super::key::Key;
 use super::message::{MAX_PEERS_PER_RESPONSE, Message, PeerInfo, Request, Response, StoreStatus};
 use super::node::{Action, Config, Dht, QueryId, QueryResult};
 use super::record::SignedRecord;
-use super::Time;
 
 /// Parameters of a simulation run. Times are virtual milliseconds.
 #[derive(Clone, Debug)]
@@ -199,7 +199,10 @@ impl SimReport {
     /// Share of provider checks that found the provider.
     pub fn provider_availability(&self) -> f64 {
         let (f, c) = self.availability.iter().fold((0u64, 0u64), |(f, c), s| {
-            (f + u64::from(s.providers_found), c + u64::from(s.providers_checked))
+            (
+                f + u64::from(s.providers_found),
+                c + u64::from(s.providers_checked),
+            )
         });
         ratio(f, c)
     }
@@ -207,7 +210,10 @@ impl SimReport {
     /// Share of record checks that returned the latest sequence.
     pub fn record_availability(&self) -> f64 {
         let (f, c) = self.availability.iter().fold((0u64, 0u64), |(f, c), s| {
-            (f + u64::from(s.records_found), c + u64::from(s.records_checked))
+            (
+                f + u64::from(s.records_found),
+                c + u64::from(s.records_checked),
+            )
         });
         ratio(f, c)
     }
@@ -244,7 +250,11 @@ impl fmt::Display for SimReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "| figure | value |")?;
         writeln!(f, "| --- | --- |")?;
-        writeln!(f, "| nodes (replaced, malicious) | {} ({}, {}) |", self.nodes, self.replaced, self.malicious)?;
+        writeln!(
+            f,
+            "| nodes (replaced, malicious) | {} ({}, {}) |",
+            self.nodes, self.replaced, self.malicious
+        )?;
         writeln!(
             f,
             "| lookup success | {:.2}% ({}/{}) |",
@@ -267,20 +277,32 @@ impl fmt::Display for SimReport {
             self.median_requests(),
             self.mean_requests()
         )?;
-        writeln!(f, "| messages per lookup (requests + responses, mean) | {:.1} |", self.mean_messages())?;
+        writeln!(
+            f,
+            "| messages per lookup (requests + responses, mean) | {:.1} |",
+            self.mean_messages()
+        )?;
         writeln!(
             f,
             "| provider records found | {:.2}% (worst round {:.2}%) |",
             100.0 * self.provider_availability(),
             100.0 * self.worst_provider_round()
         )?;
-        writeln!(f, "| latest signed record found | {:.2}% |", 100.0 * self.record_availability())?;
+        writeln!(
+            f,
+            "| latest signed record found | {:.2}% |",
+            100.0 * self.record_availability()
+        )?;
         writeln!(
             f,
             "| messages delivered / dropped | {} / {} |",
             self.messages_delivered, self.messages_dropped
         )?;
-        writeln!(f, "| peers dropped for misbehaviour | {} |", self.misbehaviour_drops)?;
+        writeln!(
+            f,
+            "| peers dropped for misbehaviour | {} |",
+            self.misbehaviour_drops
+        )?;
         writeln!(f, "| events | {} |", self.events)?;
         let [ping, find, getp, addp, getr, putr] = self.requests_by_type;
         writeln!(
@@ -299,26 +321,43 @@ impl fmt::Display for SimReport {
                 )
             })
             .collect();
-        writeln!(f, "| provider availability over time | {} |", series.join(" "))
+        writeln!(
+            f,
+            "| provider availability over time | {} |",
+            series.join(" ")
+        )
     }
 }
 
 #[derive(Debug)]
 enum Ev {
-    Deliver { to: usize, from: Key, msg: Message },
-    Wake { node: usize },
-    Join { node: usize, via: Option<usize> },
+    Deliver {
+        to: usize,
+        from: Key,
+        msg: Box<Message>,
+    },
+    Wake {
+        node: usize,
+    },
+    Join {
+        node: usize,
+        via: Option<usize>,
+    },
     Churn,
     Lookup,
-    Check { round: usize },
-    Publish { record: usize },
+    Check {
+        round: usize,
+    },
+    Publish {
+        record: usize,
+    },
 }
 
 /// An event in the queue, ordered by time, then by scheduling order.
 struct Scheduled {
     at: Time,
     seq: u64,
-    ev: Box<Ev>,
+    ev: Ev,
 }
 
 impl PartialEq for Scheduled {
@@ -422,7 +461,7 @@ impl Sim {
         self.queue.push(Reverse(Scheduled {
             at,
             seq: self.seq,
-            ev: Box::new(ev),
+            ev,
         }));
     }
 
@@ -465,7 +504,7 @@ impl Sim {
             }
             self.now = at;
             self.report.events += 1;
-            self.handle(*ev);
+            self.handle(ev);
         }
     }
 
@@ -494,7 +533,6 @@ impl Sim {
         }
     }
 
-
     fn handle(&mut self, ev: Ev) {
         let now = self.now;
         match ev {
@@ -520,7 +558,7 @@ impl Sim {
                 }
                 self.drain(node);
             }
-            Ev::Deliver { to, from, msg } => self.deliver(to, from, msg),
+            Ev::Deliver { to, from, msg } => self.deliver(to, from, *msg),
             Ev::Wake { node } => {
                 let Some(n) = self.nodes.get_mut(node) else {
                     return;
@@ -571,10 +609,10 @@ impl Sim {
                     return;
                 }
                 let target = self.nodes.get(dst).map_or(Key([0; 32]), |n| n.key);
-                if let Some(dht) = self.nodes.get_mut(src).and_then(|n| n.dht.as_mut()) {
-                    if let Ok(q) = dht.find_node(target, now) {
-                        self.tracked.insert((src, q), Tracked::Lookup { target });
-                    }
+                if let Some(dht) = self.nodes.get_mut(src).and_then(|n| n.dht.as_mut())
+                    && let Ok(q) = dht.find_node(target, now)
+                {
+                    self.tracked.insert((src, q), Tracked::Lookup { target });
                 }
                 self.drain(src);
             }
@@ -589,7 +627,9 @@ impl Sim {
             // First announcement: pick stable honest providers and publishers.
             let honest = self.honest_live.clone();
             for _ in 0..self.cfg.provider_keys {
-                let Some(p) = pick(&mut self.rng, &honest) else { break };
+                let Some(p) = pick(&mut self.rng, &honest) else {
+                    break;
+                };
                 let mut k = [0u8; 32];
                 self.rng.fill(&mut k);
                 let key = Key(k);
@@ -603,7 +643,9 @@ impl Sim {
                 self.drain(p);
             }
             for i in 0..self.cfg.records {
-                let Some(p) = pick(&mut self.rng, &honest) else { break };
+                let Some(p) = pick(&mut self.rng, &honest) else {
+                    break;
+                };
                 let mut seed = [0u8; 32];
                 self.rng.fill(&mut seed);
                 if let Some(n) = self.nodes.get_mut(p) {
@@ -620,7 +662,9 @@ impl Sim {
             return;
         }
         // Publish the next version of record `record`, and schedule the one after.
-        let Some(p) = self.publishers.get_mut(record) else { return };
+        let Some(p) = self.publishers.get_mut(record) else {
+            return;
+        };
         p.seq += 1;
         let expires = now.as_secs() + 2 * 3600;
         let value = p.seq.to_be_bytes();
@@ -648,30 +692,37 @@ impl Sim {
         }
         let keys = self.provider_keys.clone();
         for (provider, key) in keys {
-            let Some(src) = pick(&mut self.rng, &honest) else { return };
+            let Some(src) = pick(&mut self.rng, &honest) else {
+                return;
+            };
             let provider_key = self.nodes.get(provider).map_or(Key([0; 32]), |n| n.key);
-            if let Some(dht) = self.nodes.get_mut(src).and_then(|n| n.dht.as_mut()) {
-                if let Ok(q) = dht.get_providers(key, now) {
-                    self.tracked.insert(
-                        (src, q),
-                        Tracked::Provider {
-                            round,
-                            provider: provider_key,
-                        },
-                    );
-                }
+            if let Some(dht) = self.nodes.get_mut(src).and_then(|n| n.dht.as_mut())
+                && let Ok(q) = dht.get_providers(key, now)
+            {
+                self.tracked.insert(
+                    (src, q),
+                    Tracked::Provider {
+                        round,
+                        provider: provider_key,
+                    },
+                );
             }
             self.drain(src);
         }
         for i in 0..self.publishers.len() {
-            let Some(src) = pick(&mut self.rng, &honest) else { return };
-            let Some(p) = self.publishers.get(i) else { continue };
+            let Some(src) = pick(&mut self.rng, &honest) else {
+                return;
+            };
+            let Some(p) = self.publishers.get(i) else {
+                continue;
+            };
             let key = super::record::record_key(&p.signer.verifying_key().to_bytes(), &p.name);
             let seq = p.seq;
-            if let Some(dht) = self.nodes.get_mut(src).and_then(|n| n.dht.as_mut()) {
-                if let Ok(q) = dht.get_record(key, now) {
-                    self.tracked.insert((src, q), Tracked::Record { round, seq });
-                }
+            if let Some(dht) = self.nodes.get_mut(src).and_then(|n| n.dht.as_mut())
+                && let Ok(q) = dht.get_record(key, now)
+            {
+                self.tracked
+                    .insert((src, q), Tracked::Record { round, seq });
             }
             self.drain(src);
         }
@@ -679,7 +730,9 @@ impl Sim {
 
     fn deliver(&mut self, to: usize, from: Key, msg: Message) {
         let now = self.now;
-        let Some(node) = self.nodes.get_mut(to) else { return };
+        let Some(node) = self.nodes.get_mut(to) else {
+            return;
+        };
         let Some(dht) = node.dht.as_mut() else {
             self.report.messages_dropped += 1;
             return;
@@ -698,13 +751,13 @@ impl Sim {
                 *c += 1;
             }
         }
-        if node.malicious {
-            if let Message::Request { id, body, .. } = &msg {
-                let reply = self.lie(body);
-                let id = *id;
-                self.send(to, from, Message::Response { id, body: reply });
-                return;
-            }
+        if node.malicious
+            && let Message::Request { id, body, .. } = &msg
+        {
+            let reply = self.lie(body);
+            let id = *id;
+            self.send(to, from, Message::Response { id, body: reply });
+            return;
         }
         dht.handle_message(from, msg, now);
         self.drain(to);
@@ -770,22 +823,30 @@ impl Sim {
             return;
         }
         let (lo, hi) = self.cfg.latency_ms;
-        let lat = if hi > lo { self.rng.gen_range(lo..=hi) } else { lo };
+        let lat = if hi > lo {
+            self.rng.gen_range(lo..=hi)
+        } else {
+            lo
+        };
         let at = self.now.plus_ms(lat);
-        self.schedule(at, Ev::Deliver { to: to_idx, from, msg });
+        self.schedule(
+            at,
+            Ev::Deliver {
+                to: to_idx,
+                from,
+                msg: Box::new(msg),
+            },
+        );
     }
 
     /// Carries out what node `idx` asked for, then re-arms its wake-up.
     fn drain(&mut self, idx: usize) {
-        loop {
-            let Some(action) = self
-                .nodes
-                .get_mut(idx)
-                .and_then(|n| n.dht.as_mut())
-                .and_then(|d| d.poll_action())
-            else {
-                break;
-            };
+        while let Some(action) = self
+            .nodes
+            .get_mut(idx)
+            .and_then(|n| n.dht.as_mut())
+            .and_then(|d| d.poll_action())
+        {
             match action {
                 Action::Send { to, message, .. } => self.send(idx, to.id, message),
                 Action::QueryFinished { id, result, stats } => {
@@ -799,7 +860,9 @@ impl Sim {
             }
         }
         let now = self.now;
-        let Some(n) = self.nodes.get_mut(idx) else { return };
+        let Some(n) = self.nodes.get_mut(idx) else {
+            return;
+        };
         let Some(deadline) = n.dht.as_ref().and_then(|d| d.next_deadline()) else {
             return;
         };
@@ -815,7 +878,9 @@ impl Sim {
             (Tracked::Lookup { target }, QueryResult::FindNode { closest }) => {
                 self.report.lookups += 1;
                 self.report.requests_per_lookup.push(stats.lookup.requests);
-                self.report.responses_per_lookup.push(stats.lookup.responses);
+                self.report
+                    .responses_per_lookup
+                    .push(stats.lookup.responses);
                 if closest.iter().any(|p| p.id == target) {
                     self.report.lookup_successes += 1;
                     let h = stats.lookup.hops as usize;
