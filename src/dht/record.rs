@@ -377,4 +377,30 @@ mod tests {
         r.value = vec![0; MAX_VALUE_LEN + 1];
         assert_eq!(r.verify(), Err(RecordError::TooLarge));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn store_always_holds_the_highest_valid_sequence(
+            puts in proptest::collection::vec((0u64..20, proptest::bool::ANY), 1..40)
+        ) {
+            let mut store = RecordStore::new(RecordLimits::default());
+            let key = signer(1);
+            let mut best: Option<u64> = None;
+            for (seq, valid) in puts {
+                let mut r = SignedRecord::sign(&key, b"root", &seq.to_be_bytes(), seq, 1_000_100).unwrap();
+                if !valid {
+                    r.signature[0] ^= 1;
+                }
+                let res = store.put(r, NOW);
+                if valid && best.is_none_or(|b| seq >= b) {
+                    proptest::prop_assert!(res.is_ok());
+                    best = Some(seq);
+                } else {
+                    proptest::prop_assert!(res.is_err());
+                }
+                let held = store.get(&record_key(&key.verifying_key().to_bytes(), b"root"), NOW);
+                proptest::prop_assert_eq!(held.map(|r| r.seq), best);
+            }
+        }
+    }
 }
