@@ -22,6 +22,19 @@ pub const MAX_PEERS_PER_RESPONSE: usize = 20;
 /// Most addresses given for one peer.
 pub const MAX_ADDRS_PER_PEER: usize = 4;
 
+/// Bytes of the big-endian length that precedes each message on a stream.
+pub const FRAME_HEADER_LEN: usize = 4;
+
+/// The body length announced by a frame header, refused before the body is
+/// read if it is over [`MAX_MESSAGE_SIZE`] (docs/PROTOCOL.md §2.1).
+pub fn frame_len(header: [u8; FRAME_HEADER_LEN]) -> Result<usize, DecodeError> {
+    let len = usize::try_from(u32::from_be_bytes(header)).unwrap_or(usize::MAX);
+    if len > MAX_MESSAGE_SIZE {
+        return Err(DecodeError::TooLarge(len));
+    }
+    Ok(len)
+}
+
 /// A request id, chosen by the requester and echoed in the response.
 pub type RequestId = u64;
 
@@ -258,6 +271,18 @@ impl Message {
         if out.len() > MAX_MESSAGE_SIZE {
             return Err(EncodeError::LimitExceeded("message size"));
         }
+        Ok(out)
+    }
+
+    /// The message as a stream frame: its length (4 bytes, big-endian), then
+    /// its encoding.
+    pub fn encode_frame(&self) -> Result<Vec<u8>, EncodeError> {
+        let body = self.encode()?;
+        let len =
+            u32::try_from(body.len()).map_err(|_| EncodeError::LimitExceeded("message size"))?;
+        let mut out = Vec::with_capacity(FRAME_HEADER_LEN + body.len());
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&body);
         Ok(out)
     }
 
@@ -524,6 +549,22 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn frames_carry_their_length_and_oversized_frames_are_refused_by_header() {
+        for m in samples() {
+            let frame = m.encode_frame().unwrap();
+            let (head, body) = frame.split_at(FRAME_HEADER_LEN);
+            let len = frame_len(head.try_into().unwrap()).unwrap();
+            assert_eq!(len, body.len());
+            assert_eq!(Message::decode(body).unwrap(), m);
+        }
+        assert_eq!(
+            frame_len(((MAX_MESSAGE_SIZE + 1) as u32).to_be_bytes()),
+            Err(DecodeError::TooLarge(MAX_MESSAGE_SIZE + 1))
+        );
+        assert!(frame_len([0xff; 4]).is_err());
     }
 
     #[test]

@@ -29,7 +29,10 @@ pub mod sim;
 
 pub use codec::DecodeError;
 pub use key::{Distance, Key};
-pub use message::{EncodeError, Message, PeerInfo, Request, RequestId, Response, StoreStatus};
+pub use message::{
+    EncodeError, FRAME_HEADER_LEN, MAX_MESSAGE_SIZE, Message, PeerInfo, Request, RequestId,
+    Response, StoreStatus, frame_len,
+};
 pub use node::{Action, Config, Dht, DhtError, Misbehaviour, QueryId, QueryResult, QueryStats};
 pub use record::{RecordError, SignedRecord, record_key};
 
