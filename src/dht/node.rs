@@ -395,7 +395,10 @@ impl Dht {
 
     /// Finds providers of `key`.
     pub fn get_providers(&mut self, key: Key, now: Time) -> Result<QueryId, DhtError> {
-        self.start(Kind::GetProviders { found: Vec::new() }, key, false, now)
+        let found = self
+            .providers
+            .get(&key, now, self.cfg.providers_wanted.max(1));
+        self.start(Kind::GetProviders { found }, key, false, now)
     }
 
     /// Announces this node as a provider of `key`, and keeps re-announcing
