@@ -7,6 +7,7 @@ pub mod addrs;
 pub mod api;
 pub mod config;
 pub mod datadir;
+pub mod dht;
 pub mod keyfile;
 pub mod logging;
 pub mod node;
