@@ -63,7 +63,10 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
             _ => None,
         };
     }
-    if cause.downcast_ref::<super::ledger::InvalidSegment>().is_some() {
+    if cause
+        .downcast_ref::<super::ledger::InvalidSegment>()
+        .is_some()
+    {
         return Some(Code::Integrity);
     }
     if cause.downcast_ref::<cairn::ticket::TicketError>().is_some() {

@@ -112,7 +112,7 @@ pub fn sim_dht_config() -> Config {
 }
 
 /// Figures of one availability check round.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
 pub struct AvailabilitySample {
     /// Virtual time of the round, ms since the start of the measured phase.
     pub at_ms: u64,
@@ -127,7 +127,7 @@ pub struct AvailabilitySample {
 }
 
 /// What a run measured.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct SimReport {
     /// Nodes at any time.
     pub nodes: usize,
