@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub node: NodeConfig,
+    pub store: StoreConfig,
 }
 
 /// Settings of the node as a whole.
@@ -42,6 +43,49 @@ impl Default for NodeConfig {
     }
 }
 
+/// Settings of the block store (`DIR/store`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Average chunk size of content-defined chunking, in bytes (min is a
+    /// quarter, max four times this). Between 1024 and 4194304.
+    pub chunk_avg: u32,
+    /// Default redundancy of `cairn add`: "k+m" (k data + m parity shards).
+    pub redundancy: String,
+    /// AEAD for new chunks: "xchacha20-poly1305" or "aes256-gcm-siv".
+    pub cipher: crate::store::Cipher,
+    /// Most bytes of `own` blocks (0: unlimited).
+    pub quota_own: u64,
+    /// Most bytes of `hosted` blocks: the space lent to others (0: unlimited).
+    pub quota_hosted: u64,
+    /// Most bytes of `cache` blocks (0: unlimited).
+    pub quota_cache: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            chunk_avg: 1 << 20,
+            redundancy: "4+2".to_owned(),
+            cipher: crate::store::Cipher::Xchacha20Poly1305,
+            quota_own: 0,
+            quota_hosted: 0,
+            quota_cache: 0,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// The quota of a class (0: unlimited).
+    pub fn quota(&self, c: crate::store::Class) -> u64 {
+        match c {
+            crate::store::Class::Own => self.quota_own,
+            crate::store::Class::Hosted => self.quota_hosted,
+            crate::store::Class::Cache => self.quota_cache,
+        }
+    }
+}
+
 /// The TCP port a node listens on unless configured otherwise.
 pub const DEFAULT_PORT: u16 = 7341;
 
@@ -59,6 +103,22 @@ listen = ["0.0.0.0:7341"]
 announce = []
 # Log filter in tracing syntax (e.g. "info", "cairn=debug"). RUST_LOG wins.
 log = "info"
+
+[store]
+# Average chunk size in bytes for content-defined chunking (1024..4194304).
+# Smaller finds more duplicate data, larger is faster; see docs/STORE.md.
+chunk_avg = 1048576
+# Default redundancy of `cairn add`: k data + m parity shards per chunk; any
+# k rebuild it. Override per add with --redundancy k+m or --copies N.
+redundancy = "4+2"
+# Cipher of new chunks: "xchacha20-poly1305" or "aes256-gcm-siv".
+cipher = "xchacha20-poly1305"
+# Quotas in bytes per class of block (0: unlimited). A write past a quota
+# is refused whole. own: your files; hosted: space lent to others under
+# contract; cache: others' blocks kept while space is free.
+quota_own = 0
+quota_hosted = 0
+quota_cache = 0
 "#;
 
 /// Why the configuration could not be loaded.

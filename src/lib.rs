@@ -8,4 +8,5 @@ pub mod config;
 pub mod datadir;
 pub mod keyfile;
 pub mod node_id;
+pub mod store;
 pub mod ticket;

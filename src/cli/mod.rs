@@ -5,6 +5,7 @@
 mod exit;
 mod id;
 mod output;
+mod store;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +41,8 @@ pub enum Command {
     Init,
     /// Print this node's id and a ticket others can join with.
     Id,
+    #[command(flatten)]
+    Store(store::StoreCommand),
 }
 
 /// Run the parsed command line; the return value is the process's exit code.
@@ -64,6 +67,7 @@ fn dispatch(cli: Cli, out: Output) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Init) => id::init(&dd, out),
         Some(Command::Id) => id::id(&dd, out),
+        Some(Command::Store(cmd)) => store::run(&dd, out, cmd),
         None => id::id(&dd, out),
     }
 }
