@@ -77,7 +77,10 @@ enum Node {
 }
 
 fn tree() -> impl Strategy<Value = Node> {
-    let file = (proptest::collection::vec(any::<u8>(), 0..40_000), 0o400u32..0o777)
+    let file = (
+        proptest::collection::vec(any::<u8>(), 0..40_000),
+        0o400u32..0o777,
+    )
         .prop_map(|(b, m)| Node::File(b, m));
     file.prop_recursive(3, 12, 4, |inner| {
         proptest::collection::btree_map("[a-z]{1,8}", inner, 0..4)
@@ -133,7 +136,12 @@ fn assert_same_tree(a: &Path, b: &Path) {
             assert_same_tree(&a.join(&n), &b.join(&n));
         }
     } else {
-        assert_eq!(fs::read(a).unwrap(), fs::read(b).unwrap(), "{}", b.display());
+        assert_eq!(
+            fs::read(a).unwrap(),
+            fs::read(b).unwrap(),
+            "{}",
+            b.display()
+        );
     }
 }
 

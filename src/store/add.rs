@@ -13,11 +13,10 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
 use fastcdc::v2020::StreamCDC;
@@ -39,6 +38,9 @@ const BATCH_BYTES: u64 = 256 << 20;
 const MANIFEST_PIECE: usize = 1 << 20;
 /// Depth of each pipeline channel, in chunks.
 const PIPELINE_DEPTH: usize = 4;
+/// Threads sealing and erasure-coding chunks (the machine has two cores;
+/// the chunker and the writer are mostly waiting on I/O).
+const ENCODERS: usize = 2;
 
 /// Options of one `add`.
 #[derive(Debug, Clone, Default)]
@@ -638,28 +640,14 @@ impl Store {
         let r = walk.r;
         let mut chunks = Vec::new();
         let mut size = 0u64;
-        std::thread::scope(|s| -> Result<(), StoreError> {
-            let (tx1, rx1) = sync_channel::<io::Result<Vec<u8>>>(PIPELINE_DEPTH);
-            let (tx2, rx2) = sync_channel::<io::Result<SealedChunk>>(PIPELINE_DEPTH);
-            s.spawn(move || {
-                for c in StreamCDC::new(ReadOnly(file), min, avg, max) {
-                    let item = c.map(|c| c.data).map_err(io::Error::from);
-                    let stop = item.is_err();
-                    if tx1.send(item).is_err() || stop {
-                        break;
-                    }
-                }
-            });
-            s.spawn(move || {
-                for item in rx1 {
-                    let out = item.map(|plain| seal_chunk(&conv, cipher, r, plain));
-                    if tx2.send(out).is_err() {
-                        break;
-                    }
-                }
-            });
-            for item in rx2 {
-                let sealed = item.map_err(|e| open_err(path, e))?;
+        let chunker = StreamCDC::new(file, min, avg, max).map(|c| c.map(|c| c.data));
+        super::pipeline::par_map_ordered(
+            chunker,
+            ENCODERS,
+            PIPELINE_DEPTH,
+            |item| item.map(|plain| seal_chunk(&conv, cipher, r, plain)),
+            |item| -> Result<(), StoreError> {
+                let sealed = item.map_err(|e| open_err(path, e.into()))?;
                 let len = sealed.len as u64;
                 chunks.push(w.put_chunk(sealed)?);
                 size += len;
@@ -669,9 +657,9 @@ impl Store {
                     bytes_done: walk.done,
                     bytes_total: walk.total.max(walk.done),
                 });
-            }
-            Ok(())
-        })?;
+                Ok(())
+            },
+        )?;
         let after = std::fs::metadata(path).map_err(|e| open_err(path, e))?;
         if size != before.len()
             || after.len() != before.len()
@@ -685,15 +673,5 @@ impl Store {
         let body = FileBody { size, meta, chunks }.encode();
         let cap = w.put_manifest(Kind::File, &body, r)?;
         Ok((cap, size, meta))
-    }
-}
-
-/// A `Read` that is `Send` for the reader thread (a `File` is already; this
-/// keeps the reader stage's type independent of where bytes come from).
-struct ReadOnly<R>(R);
-
-impl<R: Read> Read for ReadOnly<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
     }
 }

@@ -23,6 +23,7 @@ pub mod gc;
 pub mod index;
 pub mod manifest;
 pub mod pack;
+pub mod pipeline;
 pub mod read;
 pub mod verify;
 

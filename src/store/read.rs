@@ -12,7 +12,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::mpsc::sync_channel;
 
 use serde::Serialize;
 
@@ -22,6 +21,9 @@ use super::erasure;
 use super::index::{ROOTS, Root};
 use super::manifest::{ChunkRef, DirBody, FileBody, Head, MAX_MANIFEST, Meta};
 use super::{Store, StoreError};
+
+/// Threads reading and opening chunks ahead of the output.
+const READERS: usize = 2;
 
 /// An inclusive byte range `A-B` (`A-` to the end), as in HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,28 +192,21 @@ impl Store {
             off = next;
         }
         let mut written = 0u64;
-        std::thread::scope(|s| -> Result<(), StoreError> {
-            let (tx, rx) = sync_channel::<Result<(u64, Vec<u8>), StoreError>>(4);
-            let wanted = &wanted;
-            s.spawn(move || {
-                for (off, c) in wanted {
-                    let item = self.read_chunk(c).map(|p| (*off, p));
-                    let stop = item.is_err();
-                    if tx.send(item).is_err() || stop {
-                        break;
-                    }
-                }
-            });
-            for item in rx {
+        super::pipeline::par_map_ordered(
+            wanted.iter(),
+            READERS,
+            4,
+            |(off, c)| self.read_chunk(c).map(|p| (*off, p)),
+            |item| -> Result<(), StoreError> {
                 let (off, plain) = item?;
                 let a = start.saturating_sub(off) as usize;
                 let b = ((end - off) as usize).min(plain.len());
                 out.write_all(&plain[a..b])
                     .map_err(|e| StoreError::io(Path::new("<output>"), e))?;
                 written += (b - a) as u64;
-            }
-            Ok(())
-        })?;
+                Ok(())
+            },
+        )?;
         out.flush()
             .map_err(|e| StoreError::io(Path::new("<output>"), e))?;
         Ok(written)
