@@ -52,7 +52,7 @@ pub struct StoreConfig {
     pub chunk_avg: u32,
     /// Default redundancy of `cairn add`: "k+m" (k data + m parity shards).
     pub redundancy: String,
-    /// AEAD for new chunks: "xchacha20-poly1305" or "aes256-gcm-siv".
+    /// AEAD for new chunks: "aes256-gcm-siv" or "xchacha20-poly1305".
     pub cipher: crate::store::Cipher,
     /// Most bytes of `own` blocks (0: unlimited).
     pub quota_own: u64,
@@ -67,7 +67,7 @@ impl Default for StoreConfig {
         StoreConfig {
             chunk_avg: 1 << 20,
             redundancy: "4+2".to_owned(),
-            cipher: crate::store::Cipher::Xchacha20Poly1305,
+            cipher: crate::store::Cipher::Aes256GcmSiv,
             quota_own: 0,
             quota_hosted: 0,
             quota_cache: 0,
@@ -111,8 +111,8 @@ chunk_avg = 1048576
 # Default redundancy of `cairn add`: k data + m parity shards per chunk; any
 # k rebuild it. Override per add with --redundancy k+m or --copies N.
 redundancy = "4+2"
-# Cipher of new chunks: "xchacha20-poly1305" or "aes256-gcm-siv".
-cipher = "xchacha20-poly1305"
+# Cipher of new chunks: "aes256-gcm-siv" or "xchacha20-poly1305".
+cipher = "aes256-gcm-siv"
 # Quotas in bytes per class of block (0: unlimited). A write past a quota
 # is refused whole. own: your files; hosted: space lent to others under
 # contract; cache: others' blocks kept while space is free.

@@ -313,10 +313,14 @@ fn gc_during_an_add_never_deletes_a_block_the_add_needs() {
     let g = store.clone();
     let mut gcs = 0;
     let rep = store
-        .add(&[f.clone()], &AddOptions::default(), &mut |_| {
-            g.gc().unwrap();
-            gcs += 1;
-        })
+        .add(
+            std::slice::from_ref(&f),
+            &AddOptions::default(),
+            &mut |_| {
+                g.gc().unwrap();
+                gcs += 1;
+            },
+        )
         .unwrap()
         .remove(0);
     assert!(gcs > 10);
@@ -335,9 +339,13 @@ fn gc_during_an_add_of_new_data_keeps_the_adds_pack() {
     fs::write(&f, &data).unwrap();
     let g = store.clone();
     let rep = store
-        .add(&[f.clone()], &AddOptions::default(), &mut |_| {
-            g.gc().unwrap();
-        })
+        .add(
+            std::slice::from_ref(&f),
+            &AddOptions::default(),
+            &mut |_| {
+                g.gc().unwrap();
+            },
+        )
         .unwrap()
         .remove(0);
     assert_eq!(cat(&store, &rep.cap), data);
@@ -464,13 +472,17 @@ fn a_file_that_changes_while_added_is_refused_and_not_pinned() {
     fs::write(&f, pseudo_random(500_000, 10)).unwrap();
     let mut appended = false;
     let err = store
-        .add(&[f.clone()], &AddOptions::default(), &mut |_| {
-            if !appended {
-                let mut h = fs::File::options().append(true).open(&f).unwrap();
-                h.write_all(b"more").unwrap();
-                appended = true;
-            }
-        })
+        .add(
+            std::slice::from_ref(&f),
+            &AddOptions::default(),
+            &mut |_| {
+                if !appended {
+                    let mut h = fs::File::options().append(true).open(&f).unwrap();
+                    h.write_all(b"more").unwrap();
+                    appended = true;
+                }
+            },
+        )
         .unwrap_err();
     assert!(matches!(err, StoreError::PathChanged(_)), "{err}");
     assert_eq!(store.roots().unwrap().len(), 0);
@@ -515,7 +527,7 @@ fn copies_and_other_redundancies_survive_losing_all_but_k_shards() {
     ] {
         let rep = store
             .add(
-                &[f.clone()],
+                std::slice::from_ref(&f),
                 &AddOptions {
                     redundancy: Some(r),
                 },

@@ -137,7 +137,7 @@ impl<'s> Writer<'s> {
             let n =
                 u32::try_from(n).map_err(|_| StoreError::Db("pack numbers exhausted".into()))?;
             self.store.pins().active_packs.insert(n);
-            let pw = PackWriter::create(&inner.packs, n)
+            let pw = PackWriter::create(&inner.packs, n, inner.faults.clone())
                 .map_err(|e| StoreError::io(&super::pack::pack_path(&inner.packs, n), e))?;
             self.pack = Some(pw);
         }
@@ -249,13 +249,13 @@ impl<'s> Writer<'s> {
             }
             let mut removed = [0u64; 3];
             for id in &self.promote {
-                if let Some(mut loc) = index::location(&blocks, id)? {
-                    if loc.class != Class::Own {
-                        removed[slot(loc.class)] += loc.len as u64;
-                        added[slot(Class::Own)] += loc.len as u64;
-                        loc.class = Class::Own;
-                        blocks.insert(id.0, loc.encode().as_slice())?;
-                    }
+                if let Some(mut loc) = index::location(&blocks, id)?
+                    && loc.class != Class::Own
+                {
+                    removed[slot(loc.class)] += loc.len as u64;
+                    added[slot(Class::Own)] += loc.len as u64;
+                    loc.class = Class::Own;
+                    blocks.insert(id.0, loc.encode().as_slice())?;
                 }
             }
             for c in Class::ALL {
@@ -371,10 +371,11 @@ fn evict_cache(
     let mut cands: Vec<(u32, [u8; 32], u64)> = Vec::new();
     for item in blocks.iter()? {
         let (k, v) = item?;
-        if let Some(loc) = Location::decode(v.value()) {
-            if loc.class == Class::Cache && !spare.contains(&BlockId(k.value())) {
-                cands.push((loc.hits, k.value(), loc.len as u64));
-            }
+        if let Some(loc) = Location::decode(v.value())
+            && loc.class == Class::Cache
+            && !spare.contains(&BlockId(k.value()))
+        {
+            cands.push((loc.hits, k.value(), loc.len as u64));
         }
     }
     cands.sort();

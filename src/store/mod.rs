@@ -19,6 +19,7 @@ pub mod block;
 pub mod cap;
 pub mod crypto;
 pub mod erasure;
+pub mod fault;
 pub mod gc;
 pub mod index;
 pub mod manifest;
@@ -157,6 +158,7 @@ struct Inner {
     cfg: StoreConfig,
     pins: Mutex<Pins>,
     files: Mutex<HashMap<u32, Arc<File>>>,
+    faults: Option<Arc<fault::Faults>>,
 }
 
 /// A handle on the store (cheap to clone).
@@ -185,11 +187,39 @@ impl Store {
         node: [u8; 32],
         cfg: StoreConfig,
     ) -> Result<Store, StoreError> {
+        Store::open_with_faults(dir, owner_secret, node, cfg, None)
+    }
+
+    /// `open`, with every pack and index write and sync passing through an
+    /// injected-failure countdown (for the model-based fuzzer and tests).
+    pub fn open_with_faults(
+        dir: &Path,
+        owner_secret: &[u8; 32],
+        node: [u8; 32],
+        cfg: StoreConfig,
+        faults: Option<Arc<fault::Faults>>,
+    ) -> Result<Store, StoreError> {
         let packs = dir.join("packs");
         std::fs::create_dir_all(&packs).map_err(|e| StoreError::io(&packs, e))?;
         let started = Instant::now();
+        let db_path = dir.join("index.redb");
+        let create = || -> Result<Database, redb::DatabaseError> {
+            match &faults {
+                None => Database::create(&db_path),
+                Some(f) => {
+                    let file = std::fs::OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .create(true)
+                        .truncate(false)
+                        .open(&db_path)?;
+                    redb::Builder::new()
+                        .create_with_backend(fault::FaultyBackend::new(file, f.clone())?)
+                }
+            }
+        };
         let db = loop {
-            match Database::create(dir.join("index.redb")) {
+            match create() {
                 Ok(db) => break db,
                 Err(redb::DatabaseError::DatabaseAlreadyOpen) if started.elapsed() < OPEN_WAIT => {
                     std::thread::sleep(Duration::from_millis(50));
@@ -226,6 +256,7 @@ impl Store {
                 cfg,
                 pins: Mutex::new(Pins::default()),
                 files: Mutex::new(HashMap::new()),
+                faults,
             }),
         })
     }
@@ -312,11 +343,11 @@ impl Store {
         let tx = self.inner.db.begin_write()?;
         {
             let mut t = tx.open_table(BLOCKS)?;
-            if let Some(mut loc) = index::location(&t, id)? {
-                if loc.class == Class::Cache {
-                    loc.hits = loc.hits.saturating_add(1);
-                    t.insert(id.0, loc.encode().as_slice())?;
-                }
+            if let Some(mut loc) = index::location(&t, id)?
+                && loc.class == Class::Cache
+            {
+                loc.hits = loc.hits.saturating_add(1);
+                t.insert(id.0, loc.encode().as_slice())?;
             }
         }
         tx.commit()?;

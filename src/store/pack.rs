@@ -17,7 +17,10 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use super::block::BlockId;
+use super::fault::Faults;
 
 /// First bytes of every pack file (the last byte is the format version).
 pub const PACK_MAGIC: &[u8; 8] = b"CRNPACK\x01";
@@ -48,11 +51,15 @@ pub struct PackWriter {
     len: u64,
     /// Length at the last `sync`: everything below is durable.
     synced: u64,
+    faults: Option<Arc<Faults>>,
 }
 
 impl PackWriter {
     /// Create pack `n` (it must not exist).
-    pub fn create(dir: &Path, n: u32) -> std::io::Result<PackWriter> {
+    pub fn create(dir: &Path, n: u32, faults: Option<Arc<Faults>>) -> std::io::Result<PackWriter> {
+        if let Some(f) = &faults {
+            f.hit()?;
+        }
         let path = pack_path(dir, n);
         let mut file = OpenOptions::new()
             .create_new(true)
@@ -66,6 +73,7 @@ impl PackWriter {
             file,
             len: PACK_MAGIC.len() as u64,
             synced: 0,
+            faults,
         })
     }
 
@@ -76,8 +84,10 @@ impl PackWriter {
         header[32..].copy_from_slice(&(bytes.len() as u32).to_be_bytes());
         let start = self.len;
         let res = self
-            .file
-            .write_all(&header)
+            .faults
+            .as_ref()
+            .map_or(Ok(()), |f| f.hit())
+            .and_then(|()| self.file.write_all(&header))
             .and_then(|()| self.file.write_all(bytes));
         if let Err(e) = res {
             // Leave no partial record behind a failed write.
@@ -103,11 +113,14 @@ impl PackWriter {
         if self.synced == self.len {
             return Ok(());
         }
+        if let Some(f) = &self.faults {
+            f.hit()?;
+        }
         self.file.sync_data()?;
-        if self.synced == 0 {
-            if let Some(dir) = self.path.parent() {
-                File::open(dir)?.sync_all()?;
-            }
+        if self.synced == 0
+            && let Some(dir) = self.path.parent()
+        {
+            File::open(dir)?.sync_all()?;
         }
         self.synced = self.len;
         Ok(())
