@@ -284,8 +284,11 @@ impl<'s> Writer<'s> {
                 roots.insert(root.cap.head.0, root.encode().as_slice())?;
             }
         }
-        tx.commit()?;
+        // From here on the batch may be durable even if `commit` reports an
+        // error (say, its last fsync fails after the header was written), so
+        // the pack must keep these bytes whatever happens.
         self.committed = self.pack.as_ref().map(|p| p.len()).unwrap_or(0);
+        tx.commit()?;
         self.pending.clear();
         self.pending_set.clear();
         self.promote.clear();
