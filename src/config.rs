@@ -18,6 +18,7 @@ pub struct Config {
     pub node: NodeConfig,
     pub api: ApiConfig,
     pub transport: cairn_transport::TransportConfig,
+    pub store: StoreConfig,
 }
 
 /// The local HTTP API that the CLI and the dashboard use.
@@ -61,6 +62,49 @@ impl Default for NodeConfig {
     }
 }
 
+/// Settings of the block store (`DIR/store`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Average chunk size of content-defined chunking, in bytes (min is a
+    /// quarter, max four times this). Between 1024 and 4194304.
+    pub chunk_avg: u32,
+    /// Default redundancy of `cairn add`: "k+m" (k data + m parity shards).
+    pub redundancy: String,
+    /// AEAD for new chunks: "aes256-gcm-siv" or "xchacha20-poly1305".
+    pub cipher: crate::store::Cipher,
+    /// Most bytes of `own` blocks (0: unlimited).
+    pub quota_own: u64,
+    /// Most bytes of `hosted` blocks: the space lent to others (0: unlimited).
+    pub quota_hosted: u64,
+    /// Most bytes of `cache` blocks (0: unlimited).
+    pub quota_cache: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            chunk_avg: 1 << 20,
+            redundancy: "4+2".to_owned(),
+            cipher: crate::store::Cipher::Aes256GcmSiv,
+            quota_own: 0,
+            quota_hosted: 0,
+            quota_cache: 0,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// The quota of a class (0: unlimited).
+    pub fn quota(&self, c: crate::store::Class) -> u64 {
+        match c {
+            crate::store::Class::Own => self.quota_own,
+            crate::store::Class::Hosted => self.quota_hosted,
+            crate::store::Class::Cache => self.quota_cache,
+        }
+    }
+}
+
 /// The TCP port a node listens on unless configured otherwise.
 pub const DEFAULT_PORT: u16 = 7341;
 /// The loopback port of the local API unless configured otherwise.
@@ -87,8 +131,9 @@ log = "info"
 listen = "127.0.0.1:7342"
 
 [transport]
-# Largest plaintext of one per-stream frame, bytes (1024 ..= 1048576).
-max_frame_size = 65536
+# Largest plaintext of one per-stream frame, bytes (1024 ..= 1048576). The
+# default fills one 65535-byte Noise message with the frame and its headers.
+max_frame_size = 65483
 # Streams open at once on one connection, each way (control stream not counted).
 max_streams_per_connection = 1024
 # Total yamux receive window of one connection, bytes (raised to at least
@@ -123,6 +168,22 @@ offenses_before_ban = 3
 offense_window_ms = 600000
 # ... and how long a banned IP is refused, ms.
 ban_cooldown_ms = 600000
+
+[store]
+# Average chunk size in bytes for content-defined chunking (1024..4194304).
+# Smaller finds more duplicate data, larger is faster; see docs/STORE.md.
+chunk_avg = 1048576
+# Default redundancy of `cairn add`: k data + m parity shards per chunk; any
+# k rebuild it. Override per add with --redundancy k+m or --copies N.
+redundancy = "4+2"
+# Cipher of new chunks: "aes256-gcm-siv" or "xchacha20-poly1305".
+cipher = "aes256-gcm-siv"
+# Quotas in bytes per class of block (0: unlimited). A write past a quota
+# is refused whole. own: your files; hosted: space lent to others under
+# contract; cache: others' blocks kept while space is free.
+quota_own = 0
+quota_hosted = 0
+quota_cache = 0
 "#;
 
 /// Why the configuration could not be loaded.

@@ -11,4 +11,5 @@ pub mod dht;
 pub mod keyfile;
 pub mod logging;
 pub mod node;
+pub mod store;
 pub mod ticket;

@@ -42,6 +42,20 @@ pub fn code_of(err: &anyhow::Error) -> Code {
     Code::Failure
 }
 
+/// The store's errors: what failed decides the code, not the wording.
+fn store_code(e: &cairn::store::StoreError) -> Option<Code> {
+    use cairn::store::StoreError as E;
+    match e {
+        E::PathNotFound(_) | E::NotFound(_) => Some(Code::NotFound),
+        E::Integrity(_) => Some(Code::Integrity),
+        E::NoSpace(_) | E::Quota { .. } => Some(Code::NoSpace),
+        E::Cap(_) | E::InvalidInput(_) | E::Unreadable { .. } => Some(Code::InvalidInput),
+        E::DataDir(inner) => classify(inner),
+        E::Io { source, .. } => classify(source),
+        _ => Some(Code::Failure),
+    }
+}
+
 fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
     use cairn::api::client::ClientError;
     use cairn::api::types::ApiErrorKind;
@@ -87,6 +101,9 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
             DataDirError::Key(k) => Some(key_code(k)),
             _ => None,
         };
+    }
+    if let Some(e) = cause.downcast_ref::<cairn::store::StoreError>() {
+        return store_code(e);
     }
     if let Some(e) = cause.downcast_ref::<std::io::Error>() {
         return match e.kind() {

@@ -9,6 +9,7 @@ mod id;
 mod ledger;
 mod output;
 mod status;
+mod store;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +55,8 @@ pub enum Command {
     /// Simulations and measurements (see docs/BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    #[command(flatten)]
+    Store(store::StoreCommand),
 }
 
 /// Run the parsed command line; the return value is the process's exit code.
@@ -87,6 +90,7 @@ fn dispatch(cli: Cli, out: Output) -> anyhow::Result<()> {
         Some(Command::Daemon(args)) => daemon::daemon(&dd, args, out),
         Some(Command::Status) => status::status(&dd, out),
         Some(Command::Ledger(_) | Command::Bench(_)) => unreachable!("handled above"),
+        Some(Command::Store(cmd)) => store::run(&dd, out, cmd),
         // With no command, run the node (the dashboard will open here once it exists).
         None => daemon::daemon(&dd, daemon::DaemonArgs::default(), out),
     }

@@ -1,0 +1,681 @@
+//! Adding files and trees: chunk, seal, erasure-code, write, pin.
+//!
+//! The bytes of a file flow through a three-stage pipeline over bounded
+//! channels, so a file is never whole in memory and both cores work: a
+//! reader thread cuts content-defined chunks (FastCDC), an encoder thread
+//! derives each chunk's convergent key, seals it and computes its shards and
+//! their ids, and the calling thread appends new shards to this add's own
+//! pack file. Every block the add writes or finds already present is
+//! temp-pinned first, so a concurrent gc cannot sweep it (iroh-blobs #235,
+//! #247); the add's root is committed in the same transaction as its last
+//! blocks, after the pack has been fsynced, so a crash at any instant leaves
+//! either no root or a root whose every block is durable.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use fastcdc::v2020::StreamCDC;
+use serde::Serialize;
+
+use super::block::{BlockId, Class};
+use super::cap::{Cap, Kind};
+use super::crypto::Cipher;
+use super::erasure::{self, Redundancy};
+use super::index::{self, BLOCKS, Location, META, ROOTS, Root};
+use super::manifest::{ChunkRef, DirBody, Entry, FileBody, Head, Meta, Shard};
+use super::pack::{PACK_MAGIC, PackWriter};
+use super::{Store, StoreError};
+
+/// Commit (fsync the pack, then the index) at least every this many bytes,
+/// so a very large add does not hold everything in its pending list.
+const BATCH_BYTES: u64 = 256 << 20;
+/// Pieces a manifest body is cut into before sealing.
+const MANIFEST_PIECE: usize = 1 << 20;
+/// Depth of each pipeline channel, in chunks.
+const PIPELINE_DEPTH: usize = 4;
+/// Threads sealing and erasure-coding chunks (the machine has two cores;
+/// the chunker and the writer are mostly waiting on I/O).
+const ENCODERS: usize = 2;
+
+/// Options of one `add`.
+#[derive(Debug, Clone, Default)]
+pub struct AddOptions {
+    /// Overrides the configured redundancy.
+    pub redundancy: Option<Redundancy>,
+}
+
+/// Progress of an add, reported after every chunk.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+}
+
+/// The result of adding one path.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddReport {
+    pub path: String,
+    pub cap: Cap,
+    pub kind: Kind,
+    pub size: u64,
+    pub files: u64,
+    pub dirs: u64,
+    /// Entries that are neither files nor directories (symlinks, devices).
+    pub skipped: Vec<String>,
+    pub chunks: u64,
+    pub redundancy: String,
+    pub blocks_written: u64,
+    pub bytes_written: u64,
+    pub blocks_deduped: u64,
+    pub bytes_deduped: u64,
+    pub seconds: f64,
+}
+
+/// A writer: one pack, a pending batch of index entries, a set of temp pins.
+pub(crate) struct Writer<'s> {
+    store: &'s Store,
+    class: Class,
+    token: u64,
+    pack: Option<PackWriter>,
+    committed: u64,
+    /// New index entries: id, location, and whether to replace an entry
+    /// already there (a repair of a damaged block).
+    pending: Vec<(BlockId, Location, bool)>,
+    pending_set: HashSet<BlockId>,
+    /// Blocks already present under another class that this own add now
+    /// needs: they become `own` at commit.
+    promote: Vec<BlockId>,
+    pending_bytes: u64,
+    pub blocks_written: u64,
+    pub bytes_written: u64,
+    pub blocks_deduped: u64,
+    pub bytes_deduped: u64,
+}
+
+impl<'s> Writer<'s> {
+    pub(crate) fn new(store: &'s Store, class: Class) -> Result<Writer<'s>, StoreError> {
+        let token = {
+            let mut p = store.pins();
+            p.next += 1;
+            let t = p.next;
+            p.temp.insert(t, HashSet::new());
+            t
+        };
+        Ok(Writer {
+            store,
+            class,
+            token,
+            pack: None,
+            committed: 0,
+            pending: Vec::new(),
+            pending_set: HashSet::new(),
+            promote: Vec::new(),
+            pending_bytes: 0,
+            blocks_written: 0,
+            bytes_written: 0,
+            blocks_deduped: 0,
+            bytes_deduped: 0,
+        })
+    }
+
+    fn open_pack(&mut self) -> Result<&mut PackWriter, StoreError> {
+        if self.pack.is_none() {
+            let inner = &self.store.inner;
+            let tx = inner.db.begin_write()?;
+            let n = {
+                let mut meta = tx.open_table(META)?;
+                let n = index::meta_get(&meta, "next_pack")?;
+                meta.insert("next_pack", n + 1)?;
+                n
+            };
+            tx.commit()?;
+            let n =
+                u32::try_from(n).map_err(|_| StoreError::Db("pack numbers exhausted".into()))?;
+            self.store.pins().active_packs.insert(n);
+            let pw = PackWriter::create(&inner.packs, n, inner.faults.clone())
+                .map_err(|e| StoreError::io(&super::pack::pack_path(&inner.packs, n), e))?;
+            self.pack = Some(pw);
+        }
+        self.pack
+            .as_mut()
+            .ok_or_else(|| StoreError::Db("pack not open".into()))
+    }
+
+    /// Store a block (or find it already stored); returns its id.
+    pub(crate) fn put(&mut self, bytes: &[u8]) -> Result<BlockId, StoreError> {
+        let id = BlockId::of(bytes);
+        self.put_with_id(id, bytes)?;
+        Ok(id)
+    }
+
+    /// Store a block whose id the caller computed.
+    pub(crate) fn put_with_id(&mut self, id: BlockId, bytes: &[u8]) -> Result<(), StoreError> {
+        // Pin before looking: a gc that starts after this line sees the pin;
+        // one that holds the pin lock now finishes before we look.
+        if let Some(set) = self.store.pins().temp.get_mut(&self.token) {
+            set.insert(id);
+        }
+        if self.pending_set.contains(&id) {
+            self.blocks_deduped += 1;
+            self.bytes_deduped += bytes.len() as u64;
+            return Ok(());
+        }
+        if let Some(loc) = self.store.location(&id)? {
+            if loc.class != self.class && self.class == Class::Own {
+                self.promote.push(id);
+            }
+            self.blocks_deduped += 1;
+            self.bytes_deduped += bytes.len() as u64;
+            return Ok(());
+        }
+        self.append(id, bytes, false)
+    }
+
+    /// Write a block again even though the index has it (its stored bytes
+    /// are damaged); the index entry is replaced at commit.
+    pub(crate) fn rewrite(&mut self, id: BlockId, bytes: &[u8]) -> Result<(), StoreError> {
+        if let Some(set) = self.store.pins().temp.get_mut(&self.token) {
+            set.insert(id);
+        }
+        self.append(id, bytes, true)
+    }
+
+    fn append(&mut self, id: BlockId, bytes: &[u8], replace: bool) -> Result<(), StoreError> {
+        let class = self.class;
+        let packs = self.store.inner.packs.clone();
+        let pack = self.open_pack()?;
+        let offset = pack
+            .append(&id, bytes)
+            .map_err(|e| StoreError::io(&super::pack::pack_path(&packs, pack.number), e))?;
+        let loc = Location {
+            class,
+            pack: pack.number,
+            offset,
+            len: bytes.len() as u32,
+            hits: 0,
+        };
+        self.pending.push((id, loc, replace));
+        self.pending_set.insert(id);
+        self.pending_bytes += bytes.len() as u64;
+        self.blocks_written += 1;
+        self.bytes_written += bytes.len() as u64;
+        if self.pending_bytes >= BATCH_BYTES {
+            self.commit_with(None)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn commit(&mut self) -> Result<(), StoreError> {
+        self.commit_with(None)
+    }
+
+    /// Make the pending blocks durable and indexed, and pin `root` with them.
+    pub(crate) fn commit_with(&mut self, root: Option<&Root>) -> Result<(), StoreError> {
+        if self.pending.is_empty() && self.promote.is_empty() && root.is_none() {
+            return Ok(());
+        }
+        if let Some(pack) = self.pack.as_mut() {
+            let path = super::pack::pack_path(&self.store.inner.packs, pack.number);
+            pack.sync().map_err(|e| StoreError::io(&path, e))?;
+        }
+        let cfg = &self.store.inner.cfg;
+        let tx = self.store.inner.db.begin_write()?;
+        {
+            let mut blocks = tx.open_table(BLOCKS)?;
+            let mut meta = tx.open_table(META)?;
+            let mut added = [0u64; 3];
+            let slot = |c: Class| Class::ALL.iter().position(|&x| x == c).unwrap_or(0);
+            for (id, loc, replace) in &self.pending {
+                match index::location(&blocks, id)? {
+                    None => {
+                        blocks.insert(id.0, loc.encode().as_slice())?;
+                        added[slot(loc.class)] += loc.len as u64;
+                    }
+                    Some(old) if *replace => {
+                        let new = Location {
+                            class: old.class,
+                            hits: old.hits,
+                            ..*loc
+                        };
+                        blocks.insert(id.0, new.encode().as_slice())?;
+                    }
+                    Some(_) => {}
+                }
+            }
+            let mut removed = [0u64; 3];
+            for id in &self.promote {
+                if let Some(mut loc) = index::location(&blocks, id)?
+                    && loc.class != Class::Own
+                {
+                    removed[slot(loc.class)] += loc.len as u64;
+                    added[slot(Class::Own)] += loc.len as u64;
+                    loc.class = Class::Own;
+                    blocks.insert(id.0, loc.encode().as_slice())?;
+                }
+            }
+            for c in Class::ALL {
+                let key = index::used_key(c);
+                let used = index::meta_get(&meta, key)?.saturating_sub(removed[slot(c)]);
+                let need = added[slot(c)];
+                let quota = cfg.quota(c);
+                let mut used_now = used;
+                if quota != 0 && need > 0 && used + need > quota && c == Class::Cache {
+                    used_now =
+                        evict_cache(&mut blocks, used, used + need - quota, &self.pending_set)?;
+                }
+                if quota != 0 && need > 0 && used_now + need > quota {
+                    // Dropping `tx` aborts: nothing of this batch is indexed.
+                    return Err(StoreError::Quota {
+                        class: c,
+                        used: used_now,
+                        needed: need,
+                        quota,
+                    });
+                }
+                meta.insert(key, used_now + need)?;
+            }
+            if let Some(root) = root {
+                let mut roots = tx.open_table(ROOTS)?;
+                roots.insert(root.cap.head.0, root.encode().as_slice())?;
+            }
+        }
+        // From here on the batch may be durable even if `commit` reports an
+        // error (say, its last fsync fails after the header was written), so
+        // the pack must keep these bytes whatever happens.
+        self.committed = self.pack.as_ref().map(|p| p.len()).unwrap_or(0);
+        tx.commit()?;
+        self.pending.clear();
+        self.pending_set.clear();
+        self.promote.clear();
+        self.pending_bytes = 0;
+        Ok(())
+    }
+
+    /// Seal and erasure-code a plaintext chunk, store its shards.
+    fn put_chunk(&mut self, sealed: SealedChunk) -> Result<ChunkRef, StoreError> {
+        let mut shards = Vec::with_capacity(sealed.shards.len());
+        for (id, bytes) in &sealed.shards {
+            self.put_with_id(*id, bytes)?;
+            shards.push(Shard {
+                id: *id,
+                holders: vec![self.store.inner.node],
+            });
+        }
+        Ok(ChunkRef {
+            len: sealed.len,
+            cipher: sealed.cipher,
+            key: sealed.key,
+            redundancy: sealed.redundancy,
+            shard_len: sealed.shard_len,
+            shards,
+        })
+    }
+
+    /// Store a manifest body (erasure-coded like file data) and its head
+    /// block; returns the cap naming it.
+    pub(crate) fn put_manifest(
+        &mut self,
+        kind: Kind,
+        body: &[u8],
+        r: Redundancy,
+    ) -> Result<Cap, StoreError> {
+        let conv = &self.store.inner.conv;
+        let cipher = self.store.inner.cfg.cipher;
+        let mut chunks = Vec::new();
+        for piece in body.chunks(MANIFEST_PIECE) {
+            let sealed = seal_chunk(conv, cipher, r, piece.to_vec());
+            chunks.push(self.put_chunk(sealed)?);
+        }
+        let head = Head {
+            kind,
+            body_len: body.len() as u64,
+            chunks,
+        }
+        .encode();
+        let key = conv.key_for(&head);
+        let id = self.put(&cipher.seal(&key, &head))?;
+        Ok(Cap {
+            kind,
+            cipher,
+            head: id,
+            key,
+        })
+    }
+}
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        let mut pins = self.store.pins();
+        pins.temp.remove(&self.token);
+        if let Some(pack) = self.pack.take() {
+            pins.active_packs.remove(&pack.number);
+            let committed = self.committed;
+            if pack.len() > committed || committed <= PACK_MAGIC.len() as u64 {
+                pack.abandon(committed);
+            }
+        }
+    }
+}
+
+/// Remove least-hit cache blocks until `free` bytes are freed; returns the
+/// new usage. Blocks of the running batch are spared.
+fn evict_cache(
+    blocks: &mut redb::Table<[u8; 32], &[u8]>,
+    used: u64,
+    free: u64,
+    spare: &HashSet<BlockId>,
+) -> Result<u64, StoreError> {
+    use redb::ReadableTable;
+    let mut cands: Vec<(u32, [u8; 32], u64)> = Vec::new();
+    for item in blocks.iter()? {
+        let (k, v) = item?;
+        if let Some(loc) = Location::decode(v.value())
+            && loc.class == Class::Cache
+            && !spare.contains(&BlockId(k.value()))
+        {
+            cands.push((loc.hits, k.value(), loc.len as u64));
+        }
+    }
+    cands.sort();
+    let mut freed = 0;
+    for (_, id, len) in cands {
+        if freed >= free {
+            break;
+        }
+        blocks.remove(id)?;
+        freed += len;
+        tracing::debug!(block = %BlockId(id), "evicted from cache");
+    }
+    Ok(used.saturating_sub(freed))
+}
+
+/// A chunk sealed and split, ready to store.
+pub(crate) struct SealedChunk {
+    len: u32,
+    cipher: Cipher,
+    key: [u8; 32],
+    redundancy: Redundancy,
+    shard_len: u32,
+    shards: Vec<(BlockId, Vec<u8>)>,
+}
+
+pub(crate) fn seal_chunk(
+    conv: &super::crypto::Convergence,
+    cipher: Cipher,
+    r: Redundancy,
+    plain: Vec<u8>,
+) -> SealedChunk {
+    let key = conv.key_for(&plain);
+    let sealed = cipher.seal(&key, &plain);
+    let shards = erasure::encode(r, &sealed);
+    SealedChunk {
+        len: plain.len() as u32,
+        cipher,
+        key,
+        redundancy: r,
+        shard_len: r.shard_len(sealed.len()) as u32,
+        shards: shards.into_iter().map(|s| (BlockId::of(&s), s)).collect(),
+    }
+}
+
+fn meta_of(md: &std::fs::Metadata) -> Meta {
+    Meta {
+        mode: md.mode() & 0o7777,
+        mtime_secs: md.mtime(),
+        mtime_nanos: md.mtime_nsec().clamp(0, 999_999_999) as u32,
+    }
+}
+
+/// Per-path state of an add.
+struct Walk<'a> {
+    r: Redundancy,
+    done: u64,
+    total: u64,
+    files: u64,
+    dirs: u64,
+    chunks: u64,
+    skipped: Vec<String>,
+    progress: &'a mut dyn FnMut(&Progress),
+}
+
+fn open_err(path: &Path, e: io::Error) -> StoreError {
+    match e.kind() {
+        io::ErrorKind::NotFound => StoreError::PathNotFound(path.to_owned()),
+        _ => StoreError::Unreadable {
+            path: path.to_owned(),
+            source: e,
+        },
+    }
+}
+
+/// Total size of the files under `path` (for progress and the quota check).
+fn tree_size(path: &Path) -> Result<u64, StoreError> {
+    let md = std::fs::symlink_metadata(path).map_err(|e| open_err(path, e))?;
+    if md.is_dir() {
+        let mut sum = 0;
+        for e in std::fs::read_dir(path).map_err(|e| open_err(path, e))? {
+            let e = e.map_err(|e| open_err(path, e))?;
+            sum += tree_size(&e.path())?;
+        }
+        Ok(sum)
+    } else if md.is_file() {
+        Ok(md.len())
+    } else {
+        Ok(0)
+    }
+}
+
+impl Store {
+    /// Add files and directory trees; each path becomes a pinned root with
+    /// its own cap. Reports come back in the order of `paths`.
+    pub fn add(
+        &self,
+        paths: &[PathBuf],
+        opts: &AddOptions,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Vec<AddReport>, StoreError> {
+        let r = match opts.redundancy {
+            Some(r) => r,
+            None => self
+                .inner
+                .cfg
+                .redundancy
+                .parse()
+                .map_err(|e: erasure::RedundancyError| StoreError::InvalidInput(e.to_string()))?,
+        };
+        let mut total = 0;
+        for p in paths {
+            total += tree_size(p)?;
+        }
+        self.check_quota(total, r)?;
+        let mut done = 0;
+        let mut reports = Vec::with_capacity(paths.len());
+        for p in paths {
+            let rep = self.add_one(p, r, &mut done, total, progress)?;
+            reports.push(rep);
+        }
+        Ok(reports)
+    }
+
+    /// Refuse up front an add that cannot fit its quota even before dedup.
+    fn check_quota(&self, plain: u64, r: Redundancy) -> Result<(), StoreError> {
+        let quota = self.inner.cfg.quota_own;
+        if quota == 0 {
+            return Ok(());
+        }
+        let stored = plain / r.k as u64 * r.total() as u64 + plain / 64 + 64 * 1024;
+        let tx = self.inner.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        let used = index::meta_get(&meta, index::used_key(Class::Own))?;
+        if used + stored > quota {
+            return Err(StoreError::Quota {
+                class: Class::Own,
+                used,
+                needed: stored,
+                quota,
+            });
+        }
+        Ok(())
+    }
+
+    fn add_one(
+        &self,
+        path: &Path,
+        r: Redundancy,
+        done: &mut u64,
+        total: u64,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<AddReport, StoreError> {
+        let started = Instant::now();
+        let mut w = Writer::new(self, Class::Own)?;
+        let mut walk = Walk {
+            r,
+            done: *done,
+            total,
+            files: 0,
+            dirs: 0,
+            chunks: 0,
+            skipped: Vec::new(),
+            progress,
+        };
+        let (cap, size, _) = self.add_path(&mut w, path, &mut walk)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        let root = Root {
+            cap: cap.clone(),
+            size,
+            added_secs: Store::now_secs(),
+            name,
+        };
+        w.commit_with(Some(&root))?;
+        *done = walk.done;
+        Ok(AddReport {
+            path: path.display().to_string(),
+            kind: cap.kind,
+            cap,
+            size,
+            files: walk.files,
+            dirs: walk.dirs,
+            skipped: walk.skipped,
+            chunks: walk.chunks,
+            redundancy: r.to_string(),
+            blocks_written: w.blocks_written,
+            bytes_written: w.bytes_written,
+            blocks_deduped: w.blocks_deduped,
+            bytes_deduped: w.bytes_deduped,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Add a file or a tree; returns its cap, total size and metadata.
+    fn add_path(
+        &self,
+        w: &mut Writer<'_>,
+        path: &Path,
+        walk: &mut Walk<'_>,
+    ) -> Result<(Cap, u64, Meta), StoreError> {
+        let md = std::fs::symlink_metadata(path).map_err(|e| open_err(path, e))?;
+        if md.is_file() {
+            return self.add_file(w, path, walk);
+        }
+        if !md.is_dir() {
+            return Err(StoreError::InvalidInput(format!(
+                "{}: neither a file nor a directory",
+                path.display()
+            )));
+        }
+        walk.dirs += 1;
+        let mut names: Vec<(Vec<u8>, PathBuf)> = Vec::new();
+        for e in std::fs::read_dir(path).map_err(|e| open_err(path, e))? {
+            let e = e.map_err(|e| open_err(path, e))?;
+            names.push((e.file_name().as_bytes().to_vec(), e.path()));
+        }
+        names.sort();
+        let mut entries = Vec::with_capacity(names.len());
+        let mut size = 0;
+        for (name, child) in names {
+            let cmd = std::fs::symlink_metadata(&child).map_err(|e| open_err(&child, e))?;
+            if !cmd.is_file() && !cmd.is_dir() {
+                walk.skipped.push(child.display().to_string());
+                continue;
+            }
+            let (cap, csize, meta) = self.add_path(w, &child, walk)?;
+            size += csize;
+            entries.push(Entry {
+                name,
+                mode: meta.mode,
+                mtime_secs: meta.mtime_secs,
+                mtime_nanos: meta.mtime_nanos,
+                size: csize,
+                cap,
+            });
+        }
+        // The directory's own metadata, read after its children were added.
+        let md = std::fs::symlink_metadata(path).map_err(|e| open_err(path, e))?;
+        let meta = meta_of(&md);
+        let body = DirBody { meta, entries }.encode();
+        let cap = w.put_manifest(Kind::Dir, &body, walk.r)?;
+        Ok((cap, size, meta))
+    }
+
+    fn add_file(
+        &self,
+        w: &mut Writer<'_>,
+        path: &Path,
+        walk: &mut Walk<'_>,
+    ) -> Result<(Cap, u64, Meta), StoreError> {
+        let file = File::open(path).map_err(|e| open_err(path, e))?;
+        let before = file.metadata().map_err(|e| open_err(path, e))?;
+        let avg = self
+            .inner
+            .cfg
+            .chunk_avg
+            .clamp(1024, fastcdc::v2020::AVERAGE_MAX);
+        let (min, max) = (avg / 4, avg * 4);
+        let conv = self.inner.conv.clone();
+        let cipher = self.inner.cfg.cipher;
+        let r = walk.r;
+        let mut chunks = Vec::new();
+        let mut size = 0u64;
+        let chunker = StreamCDC::new(file, min, avg, max).map(|c| c.map(|c| c.data));
+        super::pipeline::par_map_ordered(
+            chunker,
+            ENCODERS,
+            PIPELINE_DEPTH,
+            |item| item.map(|plain| seal_chunk(&conv, cipher, r, plain)),
+            |item| -> Result<(), StoreError> {
+                let sealed = item.map_err(|e| open_err(path, e.into()))?;
+                let len = sealed.len as u64;
+                chunks.push(w.put_chunk(sealed)?);
+                size += len;
+                walk.done += len;
+                walk.chunks += 1;
+                (walk.progress)(&Progress {
+                    bytes_done: walk.done,
+                    bytes_total: walk.total.max(walk.done),
+                });
+                Ok(())
+            },
+        )?;
+        let after = std::fs::metadata(path).map_err(|e| open_err(path, e))?;
+        if size != before.len()
+            || after.len() != before.len()
+            || after.mtime() != before.mtime()
+            || after.mtime_nsec() != before.mtime_nsec()
+        {
+            return Err(StoreError::PathChanged(path.to_owned()));
+        }
+        walk.files += 1;
+        let meta = meta_of(&before);
+        let body = FileBody { size, meta, chunks }.encode();
+        let cap = w.put_manifest(Kind::File, &body, r)?;
+        Ok((cap, size, meta))
+    }
+}

@@ -1,0 +1,371 @@
+//! Reading back: caps to heads to bodies to chunks to bytes.
+//!
+//! A chunk is read from its k data shards when they are intact (no decoding
+//! work at all), and from any k intact shards through Reed-Solomon when some
+//! are missing or damaged. `get` and `cat` run a reader thread that fetches
+//! and opens chunks ahead of the thread writing the output, over a bounded
+//! channel, so output never waits for a whole file and memory stays small.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use super::block::BlockId;
+use super::cap::{Cap, Kind};
+use super::erasure;
+use super::index::{ROOTS, Root};
+use super::manifest::{ChunkRef, DirBody, FileBody, Head, MAX_MANIFEST, Meta};
+use super::{Store, StoreError};
+
+/// Threads reading and opening chunks ahead of the output.
+const READERS: usize = 2;
+
+/// An inclusive byte range `A-B` (`A-` to the end), as in HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRange {
+    pub start: u64,
+    pub end: Option<u64>,
+}
+
+impl FromStr for ByteRange {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<ByteRange, StoreError> {
+        let bad = || StoreError::InvalidInput(format!("bad range {s:?}: expected A-B or A-"));
+        let (a, b) = s.split_once('-').ok_or_else(bad)?;
+        let start = a.trim().parse().map_err(|_| bad())?;
+        let end = if b.trim().is_empty() {
+            None
+        } else {
+            Some(b.trim().parse().map_err(|_| bad())?)
+        };
+        if end.is_some_and(|e| e < start) {
+            return Err(bad());
+        }
+        Ok(ByteRange { start, end })
+    }
+}
+
+/// One line of `ls`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LsEntry {
+    pub name: String,
+    pub kind: Kind,
+    pub size: u64,
+    pub mode: Option<u32>,
+    pub mtime: Option<i64>,
+    pub cap: Cap,
+}
+
+/// What `ls` shows: the pinned roots, or a directory's entries.
+#[derive(Debug, Clone, Serialize)]
+pub struct LsReport {
+    pub entries: Vec<LsEntry>,
+}
+
+/// What `get` restored.
+#[derive(Debug, Clone, Serialize)]
+pub struct GetReport {
+    pub path: String,
+    pub files: u64,
+    pub dirs: u64,
+    pub bytes: u64,
+}
+
+/// A decoded manifest body.
+pub enum Body {
+    File(FileBody),
+    Dir(DirBody),
+}
+
+impl Store {
+    /// Read one chunk's plaintext, rebuilding from parity if needed.
+    pub fn read_chunk(&self, c: &ChunkRef) -> Result<Vec<u8>, StoreError> {
+        let r = c.redundancy;
+        let k = r.k as usize;
+        let mut shards: Vec<Option<Vec<u8>>> = vec![None; r.total()];
+        let mut good = 0;
+        for (i, s) in c.shards.iter().enumerate() {
+            if good == k && i >= k {
+                break;
+            }
+            if let Some(b) = self.read_shard(&s.id, c.shard_len) {
+                shards[i] = Some(b);
+                good += 1;
+            }
+        }
+        if good < k {
+            return Err(StoreError::Integrity(format!(
+                "chunk has {good} intact shards of the {k} needed"
+            )));
+        }
+        erasure::reconstruct(r, &mut shards).map_err(|e| StoreError::Integrity(e.to_string()))?;
+        let full: Vec<Vec<u8>> = shards.into_iter().take(k).flatten().collect();
+        let sealed = erasure::join(r, &full, c.sealed_len());
+        c.cipher
+            .open(&c.key, &sealed)
+            .ok_or_else(|| StoreError::Integrity("chunk fails authentication".into()))
+    }
+
+    /// A shard's bytes if present, intact and of the expected length.
+    fn read_shard(&self, id: &BlockId, len: u32) -> Option<Vec<u8>> {
+        match self.read_block(id) {
+            Ok(b) if b.len() == len as usize => Some(b),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(block = %id, "shard unavailable: {e}");
+                None
+            }
+        }
+    }
+
+    /// Open a cap's head block.
+    pub fn open_head(&self, cap: &Cap) -> Result<Head, StoreError> {
+        let sealed = match self.read_block(&cap.head) {
+            Err(StoreError::NotFound(_)) => {
+                return Err(StoreError::NotFound(format!(
+                    "no such cap in this store: {cap}"
+                )));
+            }
+            other => other?,
+        };
+        let plain = cap.cipher.open(&cap.key, &sealed).ok_or_else(|| {
+            StoreError::Integrity(format!("head {} fails authentication", cap.head))
+        })?;
+        let head = Head::decode(&plain).map_err(|e| StoreError::Integrity(e.to_string()))?;
+        if head.kind != cap.kind {
+            return Err(StoreError::Integrity(
+                "cap kind differs from its head".into(),
+            ));
+        }
+        Ok(head)
+    }
+
+    /// Read and decode the body a cap names.
+    pub fn open_body(&self, cap: &Cap) -> Result<Body, StoreError> {
+        let head = self.open_head(cap)?;
+        let mut body = Vec::with_capacity((head.body_len as usize).min(MAX_MANIFEST));
+        for c in &head.chunks {
+            body.extend_from_slice(&self.read_chunk(c)?);
+        }
+        let bad = |e: super::manifest::ManifestError| StoreError::Integrity(e.to_string());
+        Ok(match head.kind {
+            Kind::File => Body::File(FileBody::decode(&body).map_err(bad)?),
+            Kind::Dir => Body::Dir(DirBody::decode(&body).map_err(bad)?),
+        })
+    }
+
+    /// Write a file's bytes in `range` to `out`, reading ahead on a thread.
+    pub fn cat(
+        &self,
+        cap: &Cap,
+        range: Option<ByteRange>,
+        out: &mut dyn Write,
+    ) -> Result<u64, StoreError> {
+        let file = match self.open_body(cap)? {
+            Body::File(f) => f,
+            Body::Dir(_) => {
+                return Err(StoreError::InvalidInput(
+                    "the cap names a directory; use get".into(),
+                ));
+            }
+        };
+        let (start, end) = match range {
+            None => (0, file.size),
+            Some(r) => (
+                r.start.min(file.size),
+                r.end.map_or(file.size, |e| (e + 1).min(file.size)),
+            ),
+        };
+        // The chunks overlapping [start, end), with their file offsets.
+        let mut wanted = Vec::new();
+        let mut off = 0u64;
+        for c in &file.chunks {
+            let next = off + c.len as u64;
+            if next > start && off < end {
+                wanted.push((off, c));
+            }
+            off = next;
+        }
+        let mut written = 0u64;
+        super::pipeline::par_map_ordered(
+            wanted.iter(),
+            READERS,
+            4,
+            |(off, c)| self.read_chunk(c).map(|p| (*off, p)),
+            |item| -> Result<(), StoreError> {
+                let (off, plain) = item?;
+                let a = start.saturating_sub(off) as usize;
+                let b = ((end - off) as usize).min(plain.len());
+                out.write_all(&plain[a..b])
+                    .map_err(|e| StoreError::io(Path::new("<output>"), e))?;
+                written += (b - a) as u64;
+                Ok(())
+            },
+        )?;
+        out.flush()
+            .map_err(|e| StoreError::io(Path::new("<output>"), e))?;
+        Ok(written)
+    }
+
+    /// Restore a cap to `dest` (a file, or a directory tree), with modes and
+    /// mtimes. `dest` must not exist.
+    pub fn get(&self, cap: &Cap, dest: &Path) -> Result<GetReport, StoreError> {
+        if fs::symlink_metadata(dest).is_ok() {
+            return Err(StoreError::InvalidInput(format!(
+                "{} already exists",
+                dest.display()
+            )));
+        }
+        let mut rep = GetReport {
+            path: dest.display().to_string(),
+            files: 0,
+            dirs: 0,
+            bytes: 0,
+        };
+        self.get_into(cap, dest, &mut rep)?;
+        Ok(rep)
+    }
+
+    fn get_into(&self, cap: &Cap, dest: &Path, rep: &mut GetReport) -> Result<(), StoreError> {
+        match self.open_body(cap)? {
+            Body::File(f) => {
+                let tmp = dest.with_file_name(format!(
+                    ".{}.cairn-partial",
+                    dest.file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default()
+                ));
+                let mut out = io::BufWriter::with_capacity(
+                    1 << 20,
+                    fs::File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?,
+                );
+                let res = self.cat(cap, None, &mut out);
+                drop(out);
+                let n = match res {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = fs::remove_file(&tmp);
+                        return Err(e);
+                    }
+                };
+                fs::rename(&tmp, dest).map_err(|e| StoreError::io(dest, e))?;
+                set_meta(dest, &f.meta)?;
+                rep.files += 1;
+                rep.bytes += n;
+            }
+            Body::Dir(d) => {
+                fs::create_dir(dest).map_err(|e| StoreError::io(dest, e))?;
+                for e in &d.entries {
+                    let child = dest.join(std::ffi::OsStr::from_bytes(&e.name));
+                    self.get_into(&e.cap, &child, rep)?;
+                }
+                set_meta(dest, &d.meta)?;
+                rep.dirs += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The pinned roots, or the entries of the directory `cap` names.
+    pub fn ls(&self, cap: Option<&Cap>) -> Result<LsReport, StoreError> {
+        let mut entries = Vec::new();
+        match cap {
+            None => {
+                for root in self.roots()? {
+                    entries.push(LsEntry {
+                        name: root.name,
+                        kind: root.cap.kind,
+                        size: root.size,
+                        mode: None,
+                        mtime: Some(root.added_secs),
+                        cap: root.cap,
+                    });
+                }
+            }
+            Some(cap) => match self.open_body(cap)? {
+                Body::Dir(d) => {
+                    for e in d.entries {
+                        entries.push(LsEntry {
+                            name: String::from_utf8_lossy(&e.name).into_owned(),
+                            kind: e.cap.kind,
+                            size: e.size,
+                            mode: Some(e.mode),
+                            mtime: Some(e.mtime_secs),
+                            cap: e.cap,
+                        });
+                    }
+                }
+                Body::File(f) => entries.push(LsEntry {
+                    name: String::new(),
+                    kind: Kind::File,
+                    size: f.size,
+                    mode: Some(f.meta.mode),
+                    mtime: Some(f.meta.mtime_secs),
+                    cap: cap.clone(),
+                }),
+            },
+        }
+        Ok(LsReport { entries })
+    }
+
+    /// Every pinned root.
+    pub fn roots(&self) -> Result<Vec<Root>, StoreError> {
+        use redb::ReadableTable;
+        let tx = self.inner.db.begin_read()?;
+        let t = tx.open_table(ROOTS)?;
+        let mut out = Vec::new();
+        for item in t.iter()? {
+            let (_, v) = item?;
+            if let Some(r) = Root::decode(v.value()) {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Unpin a root; its blocks go at the next gc unless something else
+    /// reaches them.
+    pub fn rm(&self, cap: &Cap) -> Result<RmReport, StoreError> {
+        let tx = self.inner.db.begin_write()?;
+        let removed = {
+            let mut t = tx.open_table(ROOTS)?;
+            t.remove(cap.head.0)?.is_some()
+        };
+        tx.commit()?;
+        if !removed {
+            return Err(StoreError::NotFound(format!("{cap} is not pinned here")));
+        }
+        Ok(RmReport {
+            unpinned: cap.clone(),
+        })
+    }
+}
+
+/// What `rm` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RmReport {
+    pub unpinned: Cap,
+}
+
+fn set_meta(path: &Path, m: &Meta) -> Result<(), StoreError> {
+    let t = std::time::UNIX_EPOCH
+        .checked_add(std::time::Duration::new(
+            m.mtime_secs.max(0) as u64,
+            m.mtime_nanos,
+        ))
+        .unwrap_or(std::time::UNIX_EPOCH);
+    let f = fs::File::options()
+        .write(path.is_file())
+        .read(true)
+        .open(path)
+        .map_err(|e| StoreError::io(path, e))?;
+    f.set_modified(t).map_err(|e| StoreError::io(path, e))?;
+    drop(f);
+    fs::set_permissions(path, fs::Permissions::from_mode(m.mode & 0o7777))
+        .map_err(|e| StoreError::io(path, e))
+}
