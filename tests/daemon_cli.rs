@@ -8,6 +8,12 @@ use std::net::TcpStream;
 
 use common::{Daemon, cairn, cairn_json};
 
+/// The permission bits of a file.
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
 /// A raw HTTP GET against the API, returning the status line and body.
 fn http_get(addr: &str, path: &str, token: Option<&str>) -> (String, String) {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -57,15 +63,7 @@ fn the_api_refuses_requests_without_the_token() {
     assert!(body.contains(&daemon.node_id()));
     let (status, _) = http_get(&api, "/v1/nope", Some(token.trim()));
     assert!(status.contains("404"), "{status}");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(tmp.path().join("api.token"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
+    assert_eq!(mode(&tmp.path().join("api.token")), 0o600);
 }
 
 #[test]
@@ -147,15 +145,7 @@ fn init_makes_0600_keys_and_a_commented_config() {
     let v = cairn_json(&home, &["init"]);
     assert_eq!(v["created"], true);
     for f in ["identity.key", "noise.key", "owner.key"] {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(home.join(f))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600, "{f}");
-        }
+        assert_eq!(mode(&home.join(f)), 0o600, "{f}");
     }
     let config = std::fs::read_to_string(home.join("config.toml")).unwrap();
     assert!(config.contains("# ") && config.contains("[transport]"));

@@ -26,24 +26,16 @@ fn python() -> PathBuf {
     p
 }
 
-fn client() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/noise_client.py")
-}
-
-#[test]
-fn python_noise_client_handshakes_and_gets_yamux_ping_answers() {
-    let tmp = tempfile::tempdir().unwrap();
-    let daemon = common::Daemon::start(tmp.path(), &[]);
+/// Run the Python client against a daemon with extra arguments.
+fn run_client(
+    daemon: &common::Daemon,
+    extra: &[&str],
+) -> (std::process::Output, serde_json::Value) {
+    let client = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/noise_client.py");
     let out = Command::new(python())
-        .arg(client())
-        .args([
-            "--addr",
-            &daemon.addr(),
-            "--node-id",
-            &daemon.node_id(),
-            "--pings",
-            "3",
-        ])
+        .arg(client)
+        .args(["--addr", &daemon.addr(), "--node-id", &daemon.node_id()])
+        .args(extra)
         .output()
         .expect("run python");
     assert!(
@@ -52,7 +44,15 @@ fn python_noise_client_handshakes_and_gets_yamux_ping_answers() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = serde_json::from_slice(&out.stdout).expect("client prints JSON");
+    (out, v)
+}
+
+#[test]
+fn python_noise_client_handshakes_and_gets_yamux_ping_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let daemon = common::Daemon::start(tmp.path(), &[]);
+    let (_, v) = run_client(&daemon, &["--pings", "3"]);
     assert_eq!(v["node_id"], daemon.node_id());
     assert_eq!(v["pings_answered"], 3);
 }
@@ -61,41 +61,9 @@ fn python_noise_client_handshakes_and_gets_yamux_ping_answers() {
 fn python_noise_client_with_a_forged_signature_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let daemon = common::Daemon::start(tmp.path(), &[]);
-    let out = Command::new(python())
-        .arg(client())
-        .args([
-            "--addr",
-            &daemon.addr(),
-            "--node-id",
-            &daemon.node_id(),
-            "--bad-signature",
-        ])
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "python client: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, v) = run_client(&daemon, &["--bad-signature"]);
     assert_eq!(v["rejected"], true);
     // The daemon still serves a correct client afterwards.
-    let ok = Command::new(python())
-        .arg(client())
-        .args([
-            "--addr",
-            &daemon.addr(),
-            "--node-id",
-            &daemon.node_id(),
-            "--pings",
-            "1",
-        ])
-        .output()
-        .expect("run python");
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    let (_, v) = run_client(&daemon, &["--pings", "1"]);
+    assert_eq!(v["pings_answered"], 1);
 }

@@ -5,16 +5,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_cairn");
+mod common;
 
-fn cairn(dd: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--data-dir")
-        .arg(dd)
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::cairn;
 
 fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
@@ -31,25 +24,17 @@ fn add_cap(dd: &Path, path: &Path) -> String {
     json(&o)[0]["cap"].as_str().unwrap().to_owned()
 }
 
-fn data(len: usize, seed: u8) -> Vec<u8> {
-    let mut x = (seed as u64 + 1).wrapping_mul(0x9E3779B97F4A7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 #[test]
 fn add_get_cat_ls_rm_gc_stats_through_the_cli() {
     let tmp = tempfile::tempdir().unwrap();
     let dd = tmp.path().join("dd");
     let src = tmp.path().join("tree");
     fs::create_dir_all(src.join("sub")).unwrap();
-    fs::write(src.join("a.bin"), data(300_000, 1)).unwrap();
+    fs::write(
+        src.join("a.bin"),
+        common::pseudo_random(300_000, 1 as u64 + 1),
+    )
+    .unwrap();
     fs::write(src.join("sub/b.txt"), b"hello\n").unwrap();
     let cap = add_cap(&dd, &src);
     assert!(cap.starts_with("cairn:"));
@@ -70,11 +55,17 @@ fn add_get_cat_ls_rm_gc_stats_through_the_cli() {
     let out = tmp.path().join("out");
     let o = cairn(&dd, &["get", &cap, "-o", out.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(fs::read(out.join("a.bin")).unwrap(), data(300_000, 1));
+    assert_eq!(
+        fs::read(out.join("a.bin")).unwrap(),
+        common::pseudo_random(300_000, 1 as u64 + 1)
+    );
     assert_eq!(fs::read(out.join("sub/b.txt")).unwrap(), b"hello\n");
 
     let o = cairn(&dd, &["cat", file_cap, "--range", "10-19"]);
-    assert_eq!(o.stdout, &data(300_000, 1)[10..20]);
+    assert_eq!(
+        o.stdout,
+        &common::pseudo_random(300_000, 1 as u64 + 1)[10..20]
+    );
 
     let st = json(&cairn(&dd, &["--json", "stats"]));
     assert_eq!(st["roots"], 1);
@@ -167,7 +158,11 @@ fn verify_finds_a_flipped_bit_repairs_it_or_names_the_file() {
     let dd = tmp.path().join("dd");
     let src = tmp.path().join("photos");
     fs::create_dir(&src).unwrap();
-    fs::write(src.join("cat.jpg"), data(200_000, 3)).unwrap();
+    fs::write(
+        src.join("cat.jpg"),
+        common::pseudo_random(200_000, 3 as u64 + 1),
+    )
+    .unwrap();
     let cap = add_cap(&dd, &src);
     let inner = json(&cairn(&dd, &["--json", "ls", &cap]));
     let file_cap = inner["entries"][0]["cap"].as_str().unwrap().to_owned();
@@ -181,7 +176,10 @@ fn verify_finds_a_flipped_bit_repairs_it_or_names_the_file() {
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stdout));
     assert!(String::from_utf8_lossy(&o.stdout).contains("rebuilt 1 blocks"));
     assert_eq!(code(&cairn(&dd, &["verify"])), 0);
-    assert_eq!(cairn(&dd, &["cat", &file_cap]).stdout, data(200_000, 3));
+    assert_eq!(
+        cairn(&dd, &["cat", &file_cap]).stdout,
+        common::pseudo_random(200_000, 3 as u64 + 1)
+    );
 
     // Three of six shards of one chunk: beyond 4+2, reported by name.
     let shards = shard_offsets(&dd, &file_cap);
@@ -230,10 +228,10 @@ fn a_full_disk_is_a_clear_error_and_leaves_a_consistent_store() {
     let _guard = Unmount(mnt.clone());
     let dd = mnt.join("dd");
     let small = tmp.path().join("small.bin");
-    fs::write(&small, data(200_000, 4)).unwrap();
+    fs::write(&small, common::pseudo_random(200_000, 4 as u64 + 1)).unwrap();
     let small_cap = add_cap(&dd, &small);
     let big = tmp.path().join("big.bin");
-    fs::write(&big, data(8_000_000, 5)).unwrap();
+    fs::write(&big, common::pseudo_random(8_000_000, 5 as u64 + 1)).unwrap();
     let o = cairn(&dd, &["add", big.to_str().unwrap()]);
     assert_eq!(code(&o), 5, "{}", String::from_utf8_lossy(&o.stderr));
     assert!(
@@ -245,7 +243,10 @@ fn a_full_disk_is_a_clear_error_and_leaves_a_consistent_store() {
     // add pinned nothing and left no pack behind, and a small add works.
     let o = cairn(&dd, &["verify"]);
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stdout));
-    assert_eq!(cairn(&dd, &["cat", &small_cap]).stdout, data(200_000, 4));
+    assert_eq!(
+        cairn(&dd, &["cat", &small_cap]).stdout,
+        common::pseudo_random(200_000, 4 as u64 + 1)
+    );
     let st = json(&cairn(&dd, &["--json", "stats"]));
     assert_eq!(st["roots"], 1);
     let tiny = tmp.path().join("tiny");

@@ -5,7 +5,6 @@
 //! blocks without a root) meet the collector.
 
 use std::fs;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -14,14 +13,9 @@ use rand::{Rng, SeedableRng};
 const BIN: &str = env!("CARGO_BIN_EXE_cairn");
 const KILLS: usize = 50;
 
-fn cairn(dd: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .arg("--data-dir")
-        .arg(dd)
-        .args(args)
-        .output()
-        .unwrap()
-}
+mod common;
+
+use common::cairn;
 
 fn cap_of(stdout: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(stdout).ok()?;

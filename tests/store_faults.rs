@@ -6,21 +6,11 @@
 use std::fs;
 use std::sync::Arc;
 
+mod common;
+
 use cairn::config::StoreConfig;
 use cairn::store::fault::Faults;
 use cairn::store::{AddOptions, Store};
-
-fn bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 #[test]
 fn a_failure_at_any_write_or_sync_leaves_a_consistent_store() {
@@ -40,8 +30,8 @@ fn a_failure_at_any_write_or_sync_leaves_a_consistent_store() {
         };
         let a = tmp.path().join("a");
         let b = tmp.path().join("b");
-        fs::write(&a, bytes(60_000, 1)).unwrap();
-        fs::write(&b, bytes(90_000, 2)).unwrap();
+        fs::write(&a, common::pseudo_random(60_000, 1)).unwrap();
+        fs::write(&b, common::pseudo_random(90_000, 2)).unwrap();
         let store = open();
         let cap_a = store
             .add(&[a], &AddOptions::default(), &mut |_| {})
@@ -57,12 +47,16 @@ fn a_failure_at_any_write_or_sync_leaves_a_consistent_store() {
         assert!(rep.ok, "failure at operation {n}: {rep:?}");
         let mut out = Vec::new();
         store.cat(&cap_a, None, &mut out).unwrap();
-        assert_eq!(out, bytes(60_000, 1), "failure at operation {n}");
+        assert_eq!(
+            out,
+            common::pseudo_random(60_000, 1),
+            "failure at operation {n}"
+        );
         match res {
             Ok(mut reps) => {
                 let mut out = Vec::new();
                 store.cat(&reps.remove(0).cap, None, &mut out).unwrap();
-                assert_eq!(out, bytes(90_000, 2));
+                assert_eq!(out, common::pseudo_random(90_000, 2));
                 // The countdown outlived the add: every point was tried.
                 break;
             }

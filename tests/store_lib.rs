@@ -2,6 +2,8 @@
 //! chunking locality, damage and repair, gc against concurrent adds, quotas,
 //! and files that change or cannot be read while added.
 
+mod common;
+
 use std::collections::HashSet;
 use std::fs;
 use std::io::Write;
@@ -36,18 +38,6 @@ fn cat(store: &Store, cap: &Cap) -> Vec<u8> {
     let mut v = Vec::new();
     store.cat(cap, None, &mut v).unwrap();
     v
-}
-
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 /// The chunks of a file cap.
@@ -167,7 +157,7 @@ fn identical_content_is_stored_once() {
     let tmp = tempfile::tempdir().unwrap();
     let store = open(tmp.path(), 1, small_cfg());
     let a = tmp.path().join("a");
-    fs::write(&a, pseudo_random(300_000, 1)).unwrap();
+    fs::write(&a, common::pseudo_random(300_000, 1)).unwrap();
     let first = add(&store, &a);
     assert!(first.bytes_written > 300_000);
     let again = add(&store, &a);
@@ -191,7 +181,7 @@ fn owners_with_different_secrets_share_no_block() {
     let s1 = open(&tmp.path().join("1"), 1, small_cfg());
     let s2 = open(&tmp.path().join("2"), 2, small_cfg());
     let f = tmp.path().join("f");
-    fs::write(&f, pseudo_random(100_000, 2)).unwrap();
+    fs::write(&f, common::pseudo_random(100_000, 2)).unwrap();
     let ids = |s: &Store, cap: &Cap| -> HashSet<BlockId> {
         let mut live = HashSet::new();
         s.mark(cap, &mut live).unwrap();
@@ -214,7 +204,7 @@ fn owners_with_different_secrets_share_no_block() {
 fn inserting_one_byte_near_the_start_restores_only_a_few_chunks() {
     let tmp = tempfile::tempdir().unwrap();
     let store = open(tmp.path(), 1, small_cfg());
-    let data = pseudo_random(2_000_000, 3);
+    let data = common::pseudo_random(2_000_000, 3);
     let f = tmp.path().join("f");
     fs::write(&f, &data).unwrap();
     let first = add(&store, &f);
@@ -245,7 +235,7 @@ fn a_flipped_bit_is_rebuilt_from_parity() {
     let tmp = tempfile::tempdir().unwrap();
     let store = open(tmp.path(), 1, small_cfg());
     let f = tmp.path().join("f");
-    let data = pseudo_random(200_000, 4);
+    let data = common::pseudo_random(200_000, 4);
     fs::write(&f, &data).unwrap();
     let cap = add(&store, &f).cap;
     let chunk = &file_chunks(&store, &cap)[1];
@@ -273,8 +263,8 @@ fn damage_beyond_parity_is_reported_naming_the_file() {
     let store = open(tmp.path(), 1, small_cfg());
     let dir = tmp.path().join("docs");
     fs::create_dir(&dir).unwrap();
-    fs::write(dir.join("ok.txt"), pseudo_random(50_000, 5)).unwrap();
-    fs::write(dir.join("lost.bin"), pseudo_random(100_000, 6)).unwrap();
+    fs::write(dir.join("ok.txt"), common::pseudo_random(50_000, 5)).unwrap();
+    fs::write(dir.join("lost.bin"), common::pseudo_random(100_000, 6)).unwrap();
     let rep = add(&store, &dir);
     let lost_cap = store
         .ls(Some(&rep.cap))
@@ -303,7 +293,7 @@ fn gc_during_an_add_never_deletes_a_block_the_add_needs() {
     let tmp = tempfile::tempdir().unwrap();
     let store = open(tmp.path(), 1, small_cfg());
     let f = tmp.path().join("f");
-    let data = pseudo_random(1_000_000, 7);
+    let data = common::pseudo_random(1_000_000, 7);
     fs::write(&f, &data).unwrap();
     // Store it, unpin it: every block is present but unreachable.
     let cap = add(&store, &f).cap;
@@ -335,7 +325,7 @@ fn gc_during_an_add_of_new_data_keeps_the_adds_pack() {
     let tmp = tempfile::tempdir().unwrap();
     let store = open(tmp.path(), 1, small_cfg());
     let f = tmp.path().join("f");
-    let data = pseudo_random(600_000, 13);
+    let data = common::pseudo_random(600_000, 13);
     fs::write(&f, &data).unwrap();
     let g = store.clone();
     let rep = store
@@ -360,8 +350,8 @@ fn gc_in_another_thread_races_many_adds_safely() {
         .map(|i| {
             let p = tmp.path().join(format!("f{i}"));
             // Overlapping content, so adds dedupe against each other.
-            let mut d = pseudo_random(200_000, 100);
-            d.extend(pseudo_random(50_000, i));
+            let mut d = common::pseudo_random(200_000, 100);
+            d.extend(common::pseudo_random(50_000, i));
             fs::write(&p, &d).unwrap();
             (p, d)
         })
@@ -404,11 +394,11 @@ fn an_add_past_the_quota_is_refused_whole() {
     };
     let store = open(tmp.path(), 1, cfg);
     let small = tmp.path().join("small");
-    fs::write(&small, pseudo_random(100_000, 8)).unwrap();
+    fs::write(&small, common::pseudo_random(100_000, 8)).unwrap();
     add(&store, &small);
     let before = store.stats().unwrap();
     let big = tmp.path().join("big");
-    fs::write(&big, pseudo_random(400_000, 9)).unwrap();
+    fs::write(&big, common::pseudo_random(400_000, 9)).unwrap();
     let err = store
         .add(&[big], &AddOptions::default(), &mut |_| {})
         .unwrap_err();
@@ -469,7 +459,7 @@ fn a_file_that_changes_while_added_is_refused_and_not_pinned() {
     let tmp = tempfile::tempdir().unwrap();
     let store = open(tmp.path(), 1, small_cfg());
     let f = tmp.path().join("growing");
-    fs::write(&f, pseudo_random(500_000, 10)).unwrap();
+    fs::write(&f, common::pseudo_random(500_000, 10)).unwrap();
     let mut appended = false;
     let err = store
         .add(
@@ -519,7 +509,7 @@ fn copies_and_other_redundancies_survive_losing_all_but_k_shards() {
     let tmp = tempfile::tempdir().unwrap();
     let store = open(tmp.path(), 1, small_cfg());
     let f = tmp.path().join("f");
-    let data = pseudo_random(100_000, 11);
+    let data = common::pseudo_random(100_000, 11);
     fs::write(&f, &data).unwrap();
     for r in [
         Redundancy::copies(3).unwrap(),
@@ -552,7 +542,7 @@ fn cat_ranges_return_exactly_the_asked_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let store = open(tmp.path(), 1, small_cfg());
     let f = tmp.path().join("f");
-    let data = pseudo_random(300_000, 12);
+    let data = common::pseudo_random(300_000, 12);
     fs::write(&f, &data).unwrap();
     let cap = add(&store, &f).cap;
     for (a, b) in [

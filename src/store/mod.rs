@@ -31,7 +31,9 @@ pub mod verify;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
+
+use parking_lot::{FairMutex, FairMutexGuard};
 use std::time::{Duration, Instant};
 
 use redb::{Database, ReadableTable, ReadableTableMetadata};
@@ -156,7 +158,9 @@ struct Inner {
     conv: crypto::Convergence,
     node: [u8; 32],
     cfg: StoreConfig,
-    pins: Mutex<Pins>,
+    /// Fair, so a gc that runs back to back cannot starve the adds waiting
+    /// to pin their blocks (a plain mutex let gc re-take it for minutes).
+    pins: FairMutex<Pins>,
     files: Mutex<HashMap<u32, Arc<File>>>,
     faults: Option<Arc<fault::Faults>>,
 }
@@ -254,7 +258,7 @@ impl Store {
                 conv: crypto::Convergence::new(owner_secret),
                 node,
                 cfg,
-                pins: Mutex::new(Pins::default()),
+                pins: FairMutex::new(Pins::default()),
                 files: Mutex::new(HashMap::new()),
                 faults,
             }),
@@ -283,8 +287,8 @@ impl Store {
         &self.inner.cfg
     }
 
-    fn pins(&self) -> MutexGuard<'_, Pins> {
-        self.inner.pins.lock().unwrap_or_else(|p| p.into_inner())
+    fn pins(&self) -> FairMutexGuard<'_, Pins> {
+        self.inner.pins.lock()
     }
 
     fn pack_file(&self, n: u32) -> Result<Arc<File>, StoreError> {
