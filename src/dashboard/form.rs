@@ -393,9 +393,9 @@ mod tests {
             })
         );
         f.focus = 3;
-        type_text(&mut f, "0");
+        type_text(&mut f, "5");
         assert_eq!(f.validate(), None);
-        assert!(f.fields[3].error.as_deref().unwrap().contains("`100` is not a CPU share"));
+        assert!(f.fields[3].error.as_deref().unwrap().contains("`105` is not a CPU share"));
     }
 
     #[test]

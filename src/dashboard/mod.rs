@@ -31,6 +31,8 @@ pub mod ui;
 
 #[cfg(test)]
 mod render_tests;
+#[cfg(test)]
+mod key_tests;
 
 pub use app::{App, Mode, Tab};
 pub use runtime::{DashboardError, TICK, drive, run};

@@ -229,12 +229,12 @@ pub fn sample(peers: usize, files: usize) -> Snapshot {
         },
     };
 
-    let targets = ["cairn::exchange", "cairn::dht", "cairn_transport::rotate", "cairn::store", "cairn::market"];
+    let targets = ["cairn_transport::rotate", "cairn::exchange", "cairn::placement", "cairn::dht", "cairn::market"];
     let messages = [
         "rotated stream key epoch={} peer={}",
         "fetched block {} from {} in {}ms",
         "placed shard {} on {}",
-        "FIND_NODE answered by {} peers in {}ms",
+        "FIND_NODE {} found 20 closest in {}ms",
         "audit challenge sent to {}",
     ];
     s.logs = (0..400u64)
@@ -280,15 +280,19 @@ pub fn sample(peers: usize, files: usize) -> Snapshot {
 pub fn troubled() -> Snapshot {
     let mut s = sample(12, 40);
     for (i, f) in s.files.iter_mut().enumerate() {
+        if f.kind != EntryKind::File {
+            continue;
+        }
         if i % 5 == 1 {
-            f.health.available = f.health.target.saturating_sub(3);
+            f.health.available = f.redundancy.needed().max(f.health.target.saturating_sub(2));
             f.health.chunks_at_risk = 7;
         }
         if i % 11 == 2 {
-            f.health.available = 1;
+            f.health.available = f.redundancy.needed().saturating_sub(1);
             f.health.chunks_lost = 2;
         }
     }
+    aggregate_dirs(&mut s.files);
     s.space.disk_free = 3 << 30;
     s.market.ledger.verification = Verification::Failed {
         reason: "entry 771 is not signed by its counterparty".into(),
@@ -396,25 +400,31 @@ fn files_tree(g: &mut Gen, n: usize) -> Vec<FileEntry> {
         }
         dir_no += 1;
     }
-    // Directory sizes and health summarise their contents.
-    let snapshot = out.clone();
+    aggregate_dirs(&mut out);
+    out
+}
+
+/// Directory sizes and health summarise their contents.
+fn aggregate_dirs(out: &mut [FileEntry]) {
+    let snapshot = out.to_vec();
     for d in out.iter_mut().filter(|e| e.kind == EntryKind::Dir) {
         let prefix = format!("{}/", d.path);
         let mut size = 0;
         let mut worst = d.health.target;
-        let (mut chunks, mut risk) = (0, 0);
+        let (mut chunks, mut risk, mut lost) = (0, 0, 0);
         for f in snapshot.iter().filter(|f| f.kind == EntryKind::File && f.path.starts_with(&prefix)) {
             size += f.size;
             worst = worst.min(f.health.available);
             chunks += f.health.chunks;
             risk += f.health.chunks_at_risk;
+            lost += f.health.chunks_lost;
         }
         d.size = size;
         d.health.available = worst;
         d.health.chunks = chunks;
         d.health.chunks_at_risk = risk;
+        d.health.chunks_lost = lost;
     }
-    out
 }
 
 fn entry(g: &mut Gen, path: &str, kind: EntryKind, r: Redundancy, policy_here: bool) -> FileEntry {

@@ -89,7 +89,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
     draw_tab_bar(app, frame, screen.tabs);
     if let Link::Lost(reason) = &app.link {
         let text = format!(
-            " ⚠ lost contact with the node: {reason} — showing the last snapshot (#{})",
+            " ⚠ node unreachable: {reason} · showing snapshot #{}",
             app.snapshot.seq
         );
         frame.render_widget(
@@ -120,7 +120,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
                     Span::raw(" / Esc: no"),
                 ]),
             ];
-            let popup = centered(area, 60, 5);
+            let popup = centered(area, 60, 7);
             frame.render_widget(Clear, popup);
             frame.render_widget(
                 Paragraph::new(text)
@@ -362,7 +362,12 @@ fn draw_form(t: &Theme, frame: &mut Frame, area: Rect, form: &super::form::Form)
         "Tab/↓ next field · Enter submit · Esc cancel",
         t.dim,
     ));
-    let popup = centered(area, 70, lines.len() as u16 + 2);
+    // Room for wrapped lines: the popup is 70 wide, 68 inside.
+    let rows: u16 = lines
+        .iter()
+        .map(|l| (l.width().max(1) as u16).div_ceil(68))
+        .sum();
+    let popup = centered(area, 70, rows + 2);
     frame.render_widget(Clear, popup);
     let title = form.title();
     let block = popup_block(t, &title);

@@ -113,14 +113,14 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                 ContractState::Other => ("?", t.dim),
             };
             Line::from(vec![
+                Span::styled(format!("{word:<8} "), style),
                 Span::raw(format!(
-                    "{} {:<9} {:>10} {} ",
+                    "{} {:<9} {:>10} {}",
                     if c.we_host { "host" } else { "user" },
                     c.resource.to_string(),
                     amount(c.resource, c.amount),
                     fmt::short(&c.peer, 8)
                 )),
-                Span::styled(word, style),
             ])
         })
         .collect();

@@ -55,7 +55,7 @@ fn draw_node(app: &App, frame: &mut Frame, area: Rect) {
         Line::from(vec![
             label("peers   "),
             Span::raw(format!(
-                "{connected} connected, {} known, {banned} banned",
+                "{connected}/{} connected, {banned} banned",
                 s.peers.len()
             )),
         ]),
@@ -66,7 +66,7 @@ fn draw_node(app: &App, frame: &mut Frame, area: Rect) {
                 if s.credit.balance < 0 { t.warn } else { t.good },
             ),
             Span::raw(format!(
-                "  (+{} earned, -{} spent)",
+                " (+{} / -{})",
                 s.credit.earned, s.credit.spent
             )),
         ]),
@@ -112,6 +112,8 @@ fn draw_space(app: &App, frame: &mut Frame, area: Rect) {
             LineGauge::default()
                 .ratio(ratio)
                 .label(label)
+                .filled_symbol("━")
+                .unfilled_symbol("─")
                 .filled_style(style)
                 .unfilled_style(t.dim),
             *a,

@@ -119,6 +119,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             LineGauge::default()
                 .ratio(ratio)
                 .label(label)
+                .filled_symbol("━")
+                .unfilled_symbol("─")
                 .filled_style(t.gauge)
                 .unfilled_style(t.dim)
                 .style(base),
