@@ -171,6 +171,31 @@ pub struct App {
     pub quit: bool,
     /// Bumped by every change that needs a redraw.
     pub generation: u64,
+    /// The ticket's QR code, made when the ticket changes, not per frame.
+    pub qr: Option<PairCode>,
+}
+
+/// A ticket and its QR code as lines of half blocks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairCode {
+    pub ticket: String,
+    pub lines: Vec<String>,
+}
+
+fn qr_for(ticket: &str, theme: &Theme, old: Option<PairCode>) -> Option<PairCode> {
+    if ticket.is_empty() {
+        return None;
+    }
+    if let Some(old) = old.filter(|o| o.ticket == ticket) {
+        return Some(old);
+    }
+    // Dark modules are ink on the colour theme's light field; without
+    // colour, light modules are ink on the terminal's (usually dark) background.
+    let lines = super::qr::lines(&super::qr::qr_text(ticket), theme.color)?;
+    Some(PairCode {
+        ticket: ticket.to_owned(),
+        lines,
+    })
 }
 
 impl App {
@@ -196,6 +221,7 @@ impl App {
             history: Vec::new(),
             quit: false,
             generation: 0,
+            qr: None,
         };
         app.set_snapshot(snapshot);
         app
@@ -206,8 +232,13 @@ impl App {
     pub fn set_snapshot(&mut self, snapshot: Snapshot) {
         let peer = self.selected_peer_id();
         let path = self.selected_path();
+        // Most snapshots leave the paths as they were: keep the sorted tree.
+        let same_files = self.snapshot.files == snapshot.files;
         self.snapshot = snapshot;
-        self.tree.rebuild(&self.snapshot.files);
+        if !same_files {
+            self.tree.rebuild(&self.snapshot.files);
+        }
+        self.qr = qr_for(&self.snapshot.node.ticket, &self.theme, self.qr.take());
         if let Some(id) = peer
             && let Some(i) = self.snapshot.peers.iter().position(|p| p.node_id == id)
         {

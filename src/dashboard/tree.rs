@@ -5,7 +5,6 @@
 //! here, when a snapshot arrives or a fold changes, not per frame, so drawing
 //! costs only the visible rows even with 10,000 paths.
 
-use std::cmp::Ordering;
 use std::collections::HashSet;
 
 use crate::api::snapshot::{EntryKind, FileEntry};
@@ -31,8 +30,10 @@ pub struct FileTree {
     collapsed: HashSet<String>,
 }
 
-fn cmp_paths(a: &str, b: &str) -> Ordering {
-    a.split('/').cmp(b.split('/'))
+/// A sort key whose byte order is the paths' component-wise order: `/`
+/// becomes the smallest byte, so `/a/b` sorts before `/a-b` as `a` < `a-b`.
+fn sort_key(path: &str) -> Vec<u8> {
+    path.bytes().map(|b| if b == b'/' { 0 } else { b }).collect()
 }
 
 fn is_under(path: &str, dir: &str) -> bool {
@@ -44,7 +45,7 @@ impl FileTree {
     /// Build from a snapshot's entries, keeping folds of paths that remain.
     pub fn rebuild(&mut self, files: &[FileEntry]) {
         let mut order: Vec<usize> = (0..files.len()).collect();
-        order.sort_by(|&a, &b| cmp_paths(&files[a].path, &files[b].path));
+        order.sort_by_cached_key(|&i| sort_key(&files[i].path));
         let mut rows = Vec::with_capacity(order.len());
         // Indices (into `order`) of the directories that enclose the current row.
         let mut stack: Vec<usize> = Vec::new();

@@ -131,8 +131,12 @@ pub fn draw(app: &App, frame: &mut Frame) {
         }
         Mode::Form(form) => draw_form(&app.theme, frame, area, form),
         Mode::Output { title, text } => {
-            let lines = text.lines().count() as u16;
-            let popup = centered(area, 76, lines.saturating_add(3).max(5));
+            // Wrapped height: the popup is 76 wide, 74 inside.
+            let rows: u16 = text
+                .lines()
+                .map(|l| (l.chars().count().max(1) as u16).div_ceil(74))
+                .fold(0u16, u16::saturating_add);
+            let popup = centered(area, 76, rows.saturating_add(3).max(5));
             frame.render_widget(Clear, popup);
             let mut body: Vec<Line> = text.lines().map(Line::from).collect();
             body.push(Line::styled("Esc / Enter closes", app.theme.dim));

@@ -7,7 +7,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::super::app::App;
-use super::super::qr;
 use super::super::ui::panel;
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
@@ -17,13 +16,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
 
-    let code = if ticket.is_empty() {
-        None
-    } else {
-        // Dark modules are ink on the theme's light field; without colour,
-        // light modules are ink on the terminal's (usually dark) background.
-        qr::lines(&qr::qr_text(ticket), t.color)
-    };
+    let code = app.qr.as_ref().map(|c| &c.lines);
     let code_w = code
         .as_ref()
         .and_then(|c| c.first())
