@@ -1,7 +1,9 @@
 //! Frame render time of every dashboard tab with 1,000 peers and 10,000
-//! paths in the snapshot, against the same tab with an empty snapshot
-//! (the same-run baseline: the ratio shows that only visible rows cost).
-//! Also the per-snapshot cost of taking a snapshot in (sorting the tree).
+//! paths in the snapshot, against the same tab with 30 peers and 300 paths
+//! (also a full screen of rows) and with an empty snapshot: the same-run
+//! baselines; the ratio to the small one shows that only visible rows cost.
+//! Also the per-snapshot cost of taking a snapshot in (cloning it out of
+//! the watch channel, and re-sorting the tree when the paths changed).
 //!
 //! Run: `cargo bench -p cairn --bench dashboard_render`
 
@@ -14,11 +16,16 @@ use cairn::dashboard::{App, Tab, Theme, sample, ui};
 
 fn render(c: &mut Criterion) {
     let big = sample::sample(1000, 10_000);
+    let small = sample::sample(30, 300);
     let empty = sample::empty();
     for (w, h) in [(120u16, 40u16), (80, 24)] {
         let mut group = c.benchmark_group(format!("frame_{w}x{h}"));
         for tab in Tab::ALL {
-            for (label, snap) in [("1000p_10000f", &big), ("empty", &empty)] {
+            for (label, snap) in [
+                ("1000p_10000f", &big),
+                ("30p_300f", &small),
+                ("empty", &empty),
+            ] {
                 let mut app = App::new(snap.clone(), Theme::colored(), Rect::new(0, 0, w, h));
                 app.tab = tab;
                 // Start mid-list so the window is not the cheap first page.
@@ -27,18 +34,16 @@ fn render(c: &mut Criterion) {
                 app.files.selected = 5000;
                 app.files.offset = 4990;
                 let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("backend");
-                group.bench_with_input(
-                    BenchmarkId::new(tab.title(), label),
-                    &app,
-                    |b, app| {
-                        b.iter(|| {
-                            // A full redraw each time: clear the previous buffer so
-                            // the diff cannot skip unchanged cells.
-                            terminal.clear().expect("clear");
-                            terminal.draw(|f| ui::draw(black_box(app), f)).expect("draw");
-                        })
-                    },
-                );
+                group.bench_with_input(BenchmarkId::new(tab.title(), label), &app, |b, app| {
+                    b.iter(|| {
+                        // A full redraw each time: clear the previous buffer so
+                        // the diff cannot skip unchanged cells.
+                        terminal.clear().expect("clear");
+                        terminal
+                            .draw(|f| ui::draw(black_box(app), f))
+                            .expect("draw");
+                    })
+                });
             }
         }
         group.finish();
@@ -46,10 +51,24 @@ fn render(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("snapshot_in");
     let mut app = App::new(empty.clone(), Theme::colored(), Rect::new(0, 0, 120, 40));
-    group.bench_function("1000p_10000f", |b| {
+    // The common case: the paths did not change, the sorted tree is kept.
+    group.bench_function("1000p_10000f_same_paths", |b| {
         b.iter(|| app.set_snapshot(black_box(big.clone())))
     });
-    group.bench_function("clone_only_1000p_10000f", |b| b.iter(|| black_box(big.clone())));
+    // A path's health changed: the tree is re-sorted.
+    let mut changed = big.clone();
+    changed.files[17].health.chunks_at_risk += 1;
+    let mut flip = false;
+    group.bench_function("1000p_10000f_paths_changed", |b| {
+        b.iter(|| {
+            flip = !flip;
+            let next = if flip { &changed } else { &big };
+            app.set_snapshot(black_box(next.clone()))
+        })
+    });
+    group.bench_function("clone_only_1000p_10000f", |b| {
+        b.iter(|| black_box(big.clone()))
+    });
     group.finish();
 }
 

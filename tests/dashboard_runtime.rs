@@ -30,9 +30,16 @@ fn start(action_capacity: usize) -> Harness {
     let (note_tx, note_rx) = mpsc::channel(16);
     let done = tokio::spawn(async move {
         let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
-        let app = drive(&mut terminal, events, snap_rx, act_tx, note_rx, Theme::mono())
-            .await
-            .expect("the loop ends cleanly");
+        let app = drive(
+            &mut terminal,
+            events,
+            snap_rx,
+            act_tx,
+            note_rx,
+            Theme::mono(),
+        )
+        .await
+        .expect("the loop ends cleanly");
         (app, terminal)
     });
     Harness {
@@ -126,5 +133,8 @@ async fn a_dead_feed_marks_the_node_unreachable_and_the_loop_ends_with_the_event
     let (app, terminal) = h.done.await.unwrap();
     assert!(!app.quit);
     let s = screen(&terminal);
-    assert!(s.contains("node unreachable: the snapshot feed ended"), "{s}");
+    assert!(
+        s.contains("node unreachable: the snapshot feed ended"),
+        "{s}"
+    );
 }

@@ -36,7 +36,14 @@ fn python_noise_client_handshakes_and_gets_yamux_ping_answers() {
     let daemon = common::Daemon::start(tmp.path(), &[]);
     let out = Command::new(python())
         .arg(client())
-        .args(["--addr", &daemon.addr(), "--node-id", &daemon.node_id(), "--pings", "3"])
+        .args([
+            "--addr",
+            &daemon.addr(),
+            "--node-id",
+            &daemon.node_id(),
+            "--pings",
+            "3",
+        ])
         .output()
         .expect("run python");
     assert!(
@@ -56,7 +63,13 @@ fn python_noise_client_with_a_forged_signature_is_refused() {
     let daemon = common::Daemon::start(tmp.path(), &[]);
     let out = Command::new(python())
         .arg(client())
-        .args(["--addr", &daemon.addr(), "--node-id", &daemon.node_id(), "--bad-signature"])
+        .args([
+            "--addr",
+            &daemon.addr(),
+            "--node-id",
+            &daemon.node_id(),
+            "--bad-signature",
+        ])
         .output()
         .expect("run python");
     assert!(
@@ -70,8 +83,19 @@ fn python_noise_client_with_a_forged_signature_is_refused() {
     // The daemon still serves a correct client afterwards.
     let ok = Command::new(python())
         .arg(client())
-        .args(["--addr", &daemon.addr(), "--node-id", &daemon.node_id(), "--pings", "1"])
+        .args([
+            "--addr",
+            &daemon.addr(),
+            "--node-id",
+            &daemon.node_id(),
+            "--pings",
+            "1",
+        ])
         .output()
         .expect("run python");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
 }

@@ -629,14 +629,20 @@ pub enum Action {
     Allow { peer: String },
     /// `cairn peers set NODE store=on …`: change a peer's permissions; `None`
     /// leaves a right as it is.
-    SetPermissions { peer: String, changes: PermissionChanges },
+    SetPermissions {
+        peer: String,
+        changes: PermissionChanges,
+    },
     /// `cairn add PATH [--redundancy R]`: add a local path to the store.
     Add {
         path: String,
         redundancy: Option<Redundancy>,
     },
     /// `cairn redundancy PATH R`: set a path's redundancy target.
-    SetRedundancy { path: String, redundancy: Redundancy },
+    SetRedundancy {
+        path: String,
+        redundancy: Redundancy,
+    },
     /// `cairn get CAP|PATH DEST`: fetch a cap (or a stored path) to a local path.
     Get { source: String, dest: String },
     /// `cairn cap PATH` (the `export` of the files tab): the read-cap of a

@@ -173,6 +173,33 @@ pub struct App {
     pub generation: u64,
     /// The ticket's QR code, made when the ticket changes, not per frame.
     pub qr: Option<PairCode>,
+    /// Counts over the whole snapshot, made once per snapshot, not per frame.
+    pub counts: Counts,
+}
+
+/// Counts the tabs' titles show.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub peers_connected: usize,
+    pub peers_banned: usize,
+    /// Paths with a policy of their own.
+    pub policies: usize,
+    /// Of those, the ones below target.
+    pub policies_below_target: usize,
+}
+
+impl Counts {
+    fn of(s: &Snapshot) -> Counts {
+        let policies = s.files.iter().filter(|f| f.policy_here);
+        Counts {
+            peers_connected: s.peers.iter().filter(|p| p.connected).count(),
+            peers_banned: s.peers.iter().filter(|p| p.banned).count(),
+            policies: policies.clone().count(),
+            policies_below_target: policies
+                .filter(|f| f.health.state() != crate::api::snapshot::HealthState::Healthy)
+                .count(),
+        }
+    }
 }
 
 /// A ticket and its QR code as lines of half blocks.
@@ -222,6 +249,7 @@ impl App {
             quit: false,
             generation: 0,
             qr: None,
+            counts: Counts::default(),
         };
         app.set_snapshot(snapshot);
         app
@@ -238,6 +266,7 @@ impl App {
         if !same_files {
             self.tree.rebuild(&self.snapshot.files);
         }
+        self.counts = Counts::of(&self.snapshot);
         self.qr = qr_for(&self.snapshot.node.ticket, &self.theme, self.qr.take());
         if let Some(id) = peer
             && let Some(i) = self.snapshot.peers.iter().position(|p| p.node_id == id)
@@ -521,9 +550,7 @@ impl App {
             KeyCode::Char(':') => self.mode = Mode::Command(LineInput::default()),
             KeyCode::Esc => self.status = None,
             KeyCode::Tab | KeyCode::Right | KeyCode::Char('l') => self.tab = self.tab.offset(1),
-            KeyCode::BackTab | KeyCode::Left | KeyCode::Char('h') => {
-                self.tab = self.tab.offset(-1)
-            }
+            KeyCode::BackTab | KeyCode::Left | KeyCode::Char('h') => self.tab = self.tab.offset(-1),
             KeyCode::Char(c @ '1'..='7') => {
                 self.tab = Tab::ALL[(c as u8 - b'1') as usize];
             }
@@ -583,9 +610,11 @@ impl App {
                 let path = self.selected_path()?;
                 return self.request(Action::ExportCap { path });
             }
-            (Tab::Files, 'v') => return self.request(Action::Cat {
-                source: self.selected_file_path()?,
-            }),
+            (Tab::Files, 'v') => {
+                return self.request(Action::Cat {
+                    source: self.selected_file_path()?,
+                });
+            }
             (Tab::Files, 'd') => {
                 let path = self.selected_path()?;
                 return self.request(Action::Remove { path });
@@ -622,7 +651,10 @@ impl App {
             Level::Warn,
             Level::Error,
         ];
-        let i = LEVELS.iter().position(|&l| l == self.logs.level).unwrap_or(2) as i8;
+        let i = LEVELS
+            .iter()
+            .position(|&l| l == self.logs.level)
+            .unwrap_or(2) as i8;
         self.logs.level = LEVELS[(i + by).clamp(0, 4) as usize];
         self.logs.follow = true;
         self.clamp_cursors();

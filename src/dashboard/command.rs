@@ -57,7 +57,9 @@ pub enum CommandError {
     Size(String),
     #[error("`{0}` is not a rate: use e.g. 5MiB/s, 100KB/s or `unlimited`")]
     Rate(String),
-    #[error("`{0}` is not a permission change: use store|fetch|compute|relay=on|off, or +store / -store")]
+    #[error(
+        "`{0}` is not a permission change: use store|fetch|compute|relay=on|off, or +store / -store"
+    )]
     Permission(String),
     #[error("`{0}` is not a CPU share: give a percent of one core, 0-100")]
     Cpu(String),
@@ -146,12 +148,10 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         ("peers", ["allow", node]) => Action::Allow {
             peer: parse_node(node)?,
         },
-        ("peers", ["set", node, changes @ ..]) if !changes.is_empty() => {
-            Action::SetPermissions {
-                peer: parse_node(node)?,
-                changes: parse_permissions(changes)?,
-            }
-        }
+        ("peers", ["set", node, changes @ ..]) if !changes.is_empty() => Action::SetPermissions {
+            peer: parse_node(node)?,
+            changes: parse_permissions(changes)?,
+        },
         ("peers", _) => return Err(CommandError::Usage(USAGE_PEERS)),
         ("join", [ticket]) => {
             Ticket::from_str(ticket).map_err(CommandError::Ticket)?;
@@ -461,10 +461,7 @@ mod tests {
             }
         );
         assert_eq!(action("rm /a"), Action::Remove { path: "/a".into() });
-        assert_eq!(
-            action("export /a"),
-            Action::ExportCap { path: "/a".into() }
-        );
+        assert_eq!(action("export /a"), Action::ExportCap { path: "/a".into() });
         assert_eq!(action("gc"), Action::Gc);
         assert_eq!(action("verify"), Action::Verify);
         assert_eq!(
@@ -518,10 +515,7 @@ mod tests {
             Action::Join { ticket: t.clone() }
         );
         assert_eq!(action("invite"), Action::Invite { pairing: false });
-        assert_eq!(
-            action("invite --pairing"),
-            Action::Invite { pairing: true }
-        );
+        assert_eq!(action("invite --pairing"), Action::Invite { pairing: true });
         assert!(error("join cairnzzzz").starts_with("bad ticket:"));
         assert_eq!(
             error("join hello"),

@@ -25,12 +25,7 @@ pub fn rate(n: u64) -> String {
 
 /// A duration in the two largest units: `45s`, `3m05s`, `2h07m`, `4d03h`.
 pub fn duration(secs: u64) -> String {
-    let (d, h, m, s) = (
-        secs / 86_400,
-        secs / 3600 % 24,
-        secs / 60 % 60,
-        secs % 60,
-    );
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
     if d > 0 {
         format!("{d}d{h:02}h")
     } else if h > 0 {
@@ -66,7 +61,11 @@ pub fn short(id: &str, n: usize) -> String {
 
 /// A signed amount with a sign: `+12`, `-3`, `0`.
 pub fn signed(n: i64) -> String {
-    if n > 0 { format!("+{n}") } else { n.to_string() }
+    if n > 0 {
+        format!("+{n}")
+    } else {
+        n.to_string()
+    }
 }
 
 /// `text` cut to at most `width` columns (by chars; the dashboard's text is

@@ -157,14 +157,26 @@ impl Form {
         Form::new(
             FormKind::Lend,
             vec![
-                Field::text("Disk lent", "e.g. 50GiB (0: none)", &now.storage.to_string()),
-                Field::text("Upload limit", "e.g. 5MiB/s or unlimited", &rate(now.upload_rate)),
+                Field::text(
+                    "Disk lent",
+                    "e.g. 50GiB (0: none)",
+                    &now.storage.to_string(),
+                ),
+                Field::text(
+                    "Upload limit",
+                    "e.g. 5MiB/s or unlimited",
+                    &rate(now.upload_rate),
+                ),
                 Field::text(
                     "Download limit",
                     "e.g. 5MiB/s or unlimited",
                     &rate(now.download_rate),
                 ),
-                Field::text("CPU lent %", "0-100 of one core", &now.cpu_percent.to_string()),
+                Field::text(
+                    "CPU lent %",
+                    "0-100 of one core",
+                    &now.cpu_percent.to_string(),
+                ),
             ],
         )
     }
@@ -351,7 +363,13 @@ mod tests {
         type_text(&mut f, "/a");
         assert_eq!(f.handle(&key(KeyCode::Enter)), FormOutcome::Editing);
         assert_eq!(f.focus, 1);
-        assert!(f.fields[1].error.as_deref().unwrap().contains("`4+x` is not a redundancy"));
+        assert!(
+            f.fields[1]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("`4+x` is not a redundancy")
+        );
         assert_eq!(f.handle(&key(KeyCode::Esc)), FormOutcome::Cancelled);
     }
 
@@ -395,7 +413,13 @@ mod tests {
         f.focus = 3;
         type_text(&mut f, "5");
         assert_eq!(f.validate(), None);
-        assert!(f.fields[3].error.as_deref().unwrap().contains("`105` is not a CPU share"));
+        assert!(
+            f.fields[3]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("`105` is not a CPU share")
+        );
     }
 
     #[test]
@@ -403,6 +427,12 @@ mod tests {
         let mut f = Form::join();
         type_text(&mut f, "cairnnotaticket");
         assert_eq!(f.validate(), None);
-        assert!(f.fields[0].error.as_deref().unwrap().starts_with("bad ticket"));
+        assert!(
+            f.fields[0]
+                .error
+                .as_deref()
+                .unwrap()
+                .starts_with("bad ticket")
+        );
     }
 }

@@ -13,7 +13,11 @@ use super::ui;
 use crate::api::snapshot::{Action, Level, Notice, PermissionChanges, Redundancy};
 
 fn app() -> App {
-    App::new(sample::sample(30, 200), Theme::mono(), Rect::new(0, 0, 100, 30))
+    App::new(
+        sample::sample(30, 200),
+        Theme::mono(),
+        Rect::new(0, 0, 100, 30),
+    )
 }
 
 fn press(a: &mut App, code: KeyCode) -> Option<Action> {
@@ -86,7 +90,10 @@ fn vim_keys_arrows_and_pages_move_the_selection_within_bounds() {
     press(&mut a, KeyCode::PageDown);
     assert_eq!(a.peers.selected, 19);
     assert_eq!(a.peers.offset, 1);
-    a.handle(&Event::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)));
+    a.handle(&Event::Key(KeyEvent::new(
+        KeyCode::Char('u'),
+        KeyModifiers::CONTROL,
+    )));
     assert_eq!(a.peers.selected, 10);
 }
 
@@ -181,7 +188,10 @@ fn files_add_redundancy_get_export_view_remove_verify_gc() {
     let path = a.selected_path().unwrap();
     ch(&mut a, 'r');
     // The form starts from the current target; replace it.
-    a.handle(&Event::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)));
+    a.handle(&Event::Key(KeyEvent::new(
+        KeyCode::Char('u'),
+        KeyModifiers::CONTROL,
+    )));
     typed(&mut a, "6+3");
     assert_eq!(
         press(&mut a, KeyCode::Enter),
@@ -201,13 +211,21 @@ fn files_add_redundancy_get_export_view_remove_verify_gc() {
         })
     );
 
-    assert_eq!(ch(&mut a, 'e'), Some(Action::ExportCap { path: path.clone() }));
+    assert_eq!(
+        ch(&mut a, 'e'),
+        Some(Action::ExportCap { path: path.clone() })
+    );
     // `v` views files only: the first row is a directory.
     assert_eq!(ch(&mut a, 'v'), None);
     ch(&mut a, 'j');
     ch(&mut a, 'j');
     let file = a.selected_path().unwrap();
-    assert_eq!(ch(&mut a, 'v'), Some(Action::Cat { source: file.clone() }));
+    assert_eq!(
+        ch(&mut a, 'v'),
+        Some(Action::Cat {
+            source: file.clone()
+        })
+    );
 
     assert_eq!(ch(&mut a, 'd'), None);
     assert_eq!(ch(&mut a, 'y'), Some(Action::Remove { path: file }));
@@ -247,7 +265,11 @@ fn clicking_a_row_selects_it_and_the_wheel_scrolls() {
     }));
     assert_eq!(a.peers.selected, 7);
     // A click below the last row selects nothing new.
-    let mut b = App::new(sample::sample(2, 5), Theme::mono(), Rect::new(0, 0, 100, 30));
+    let mut b = App::new(
+        sample::sample(2, 5),
+        Theme::mono(),
+        Rect::new(0, 0, 100, 30),
+    );
     b.tab = Tab::Peers;
     click(&mut b, rows.x + 3, rows.y + 10);
     assert_eq!(b.peers.selected, 0);
@@ -270,7 +292,10 @@ fn lend_form_on_the_market_tab() {
     ch(&mut a, 'e');
     press(&mut a, KeyCode::Down);
     press(&mut a, KeyCode::End);
-    a.handle(&Event::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)));
+    a.handle(&Event::Key(KeyEvent::new(
+        KeyCode::Char('u'),
+        KeyModifiers::CONTROL,
+    )));
     typed(&mut a, "2MiB/s");
     let Some(Action::Lend { changes }) = press(&mut a, KeyCode::Enter) else {
         panic!("no lend action");
@@ -372,7 +397,10 @@ fn q_and_ctrl_c_quit() {
     assert!(a.quit);
     let mut a = app();
     ch(&mut a, ':');
-    a.handle(&Event::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
+    a.handle(&Event::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )));
     assert!(a.quit, "Ctrl-C quits even from the command line");
 }
 

@@ -30,9 +30,9 @@ pub mod tree;
 pub mod ui;
 
 #[cfg(test)]
-mod render_tests;
-#[cfg(test)]
 mod key_tests;
+#[cfg(test)]
+mod render_tests;
 
 pub use app::{App, Mode, Tab};
 pub use runtime::{DashboardError, TICK, drive, run};

@@ -82,7 +82,10 @@ fn every_tab_in_error_with_the_node_out_of_reach() {
         a.notice(crate::api::snapshot::Notice::Disconnected {
             reason: "connection refused (is `cairn daemon` running?)".into(),
         });
-        assert_eq!(a.link, Link::Lost("connection refused (is `cairn daemon` running?)".into()));
+        assert_eq!(
+            a.link,
+            Link::Lost("connection refused (is `cairn daemon` running?)".into())
+        );
         insta::assert_snapshot!(format!("{}_error", name(tab)), screen(&a));
     }
 }
@@ -146,7 +149,12 @@ fn no_color_draws_no_colour_at_all() {
     }
     // And the colour theme does use colour, so the check above can fail.
     let a = app(sample::troubled(), 100, 30, Theme::colored());
-    assert!(render_buffer(&a).content().iter().any(|c| c.fg != Color::Reset));
+    assert!(
+        render_buffer(&a)
+            .content()
+            .iter()
+            .any(|c| c.fg != Color::Reset)
+    );
 }
 
 #[test]

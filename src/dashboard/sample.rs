@@ -137,12 +137,10 @@ pub fn sample(peers: usize, files: usize) -> Snapshot {
                 connected: connected && !banned,
                 latency_ms: (connected && !banned).then(|| 2 + g.below(180) as u32),
                 streams,
-                cipher: (streams > 0).then(|| {
-                    if i % 3 == 0 {
-                        Cipher::Aes256Gcm
-                    } else {
-                        Cipher::ChaCha20Poly1305
-                    }
+                cipher: (streams > 0).then_some(if i % 3 == 0 {
+                    Cipher::Aes256Gcm
+                } else {
+                    Cipher::ChaCha20Poly1305
                 }),
                 epoch_out: g.below(400),
                 epoch_in: g.below(400),
@@ -165,11 +163,56 @@ pub fn sample(peers: usize, files: usize) -> Snapshot {
     s.files = files_tree(&mut g, files);
 
     s.transfers = vec![
-        transfer(1, Direction::Up, "/photos/2024/trip-042.raw", 7, 38 << 20, Some(96 << 20), 3 << 20, TransferState::Running),
-        transfer(2, Direction::Down, "/music/album-03/track-07.flac", 4, 12 << 20, Some(31 << 20), 1 << 20, TransferState::Running),
-        transfer(3, Direction::Up, "repair /documents/taxes-2023.pdf", 3, 0, Some(4 << 20), 0, TransferState::Queued),
-        transfer(4, Direction::Down, "cap:3k7x…f2a", 6, 700 << 20, None, 5 << 20, TransferState::Running),
-        transfer(5, Direction::Up, "/photos/2024/trip-041.raw", 6, 91 << 20, Some(91 << 20), 0, TransferState::Done),
+        transfer(
+            1,
+            Direction::Up,
+            "/photos/2024/trip-042.raw",
+            7,
+            38 << 20,
+            Some(96 << 20),
+            3 << 20,
+            TransferState::Running,
+        ),
+        transfer(
+            2,
+            Direction::Down,
+            "/music/album-03/track-07.flac",
+            4,
+            12 << 20,
+            Some(31 << 20),
+            1 << 20,
+            TransferState::Running,
+        ),
+        transfer(
+            3,
+            Direction::Up,
+            "repair /documents/taxes-2023.pdf",
+            3,
+            0,
+            Some(4 << 20),
+            0,
+            TransferState::Queued,
+        ),
+        transfer(
+            4,
+            Direction::Down,
+            "cap:3k7x…f2a",
+            6,
+            700 << 20,
+            None,
+            5 << 20,
+            TransferState::Running,
+        ),
+        transfer(
+            5,
+            Direction::Up,
+            "/photos/2024/trip-041.raw",
+            6,
+            91 << 20,
+            Some(91 << 20),
+            0,
+            TransferState::Done,
+        ),
         transfer(
             6,
             Direction::Down,
@@ -187,21 +230,77 @@ pub fn sample(peers: usize, files: usize) -> Snapshot {
     let peer = |i: u64| node_id(1 + i % peers.max(1) as u64);
     s.market = Market {
         offers: vec![
-            Offer { id: "of1".into(), peer: s.node.node_id.clone(), mine: true, resource: Resource::Storage, amount: 50 << 30, price_micros: 12 },
-            Offer { id: "of2".into(), peer: peer(2), mine: false, resource: Resource::Storage, amount: 200 << 30, price_micros: 10 },
-            Offer { id: "of3".into(), peer: peer(5), mine: false, resource: Resource::Bandwidth, amount: 10 << 30, price_micros: 3 },
-            Offer { id: "of4".into(), peer: peer(8), mine: false, resource: Resource::Cpu, amount: 5_000_000, price_micros: 1 },
+            Offer {
+                id: "of1".into(),
+                peer: s.node.node_id.clone(),
+                mine: true,
+                resource: Resource::Storage,
+                amount: 50 << 30,
+                price_micros: 12,
+            },
+            Offer {
+                id: "of2".into(),
+                peer: peer(2),
+                mine: false,
+                resource: Resource::Storage,
+                amount: 200 << 30,
+                price_micros: 10,
+            },
+            Offer {
+                id: "of3".into(),
+                peer: peer(5),
+                mine: false,
+                resource: Resource::Bandwidth,
+                amount: 10 << 30,
+                price_micros: 3,
+            },
+            Offer {
+                id: "of4".into(),
+                peer: peer(8),
+                mine: false,
+                resource: Resource::Cpu,
+                amount: 5_000_000,
+                price_micros: 1,
+            },
         ],
         contracts: vec![
-            Contract { id: "ct1".into(), peer: peer(2), we_host: false, resource: Resource::Storage, amount: 30 << 30, expires_in_secs: Some(20 * 86_400), state: ContractState::Active },
-            Contract { id: "ct2".into(), peer: peer(4), we_host: true, resource: Resource::Storage, amount: 20 << 30, expires_in_secs: Some(9 * 86_400), state: ContractState::Active },
-            Contract { id: "ct3".into(), peer: peer(6), we_host: true, resource: Resource::Bandwidth, amount: 5 << 30, expires_in_secs: None, state: ContractState::Ended },
+            Contract {
+                id: "ct1".into(),
+                peer: peer(2),
+                we_host: false,
+                resource: Resource::Storage,
+                amount: 30 << 30,
+                expires_in_secs: Some(20 * 86_400),
+                state: ContractState::Active,
+            },
+            Contract {
+                id: "ct2".into(),
+                peer: peer(4),
+                we_host: true,
+                resource: Resource::Storage,
+                amount: 20 << 30,
+                expires_in_secs: Some(9 * 86_400),
+                state: ContractState::Active,
+            },
+            Contract {
+                id: "ct3".into(),
+                peer: peer(6),
+                we_host: true,
+                resource: Resource::Bandwidth,
+                amount: 5 << 30,
+                expires_in_secs: None,
+                state: ContractState::Ended,
+            },
         ],
         receipts: (0..30u64)
             .map(|i| Receipt {
                 seq: 912 - i,
                 peer: peer(i),
-                resource: if i % 3 == 0 { Resource::Bandwidth } else { Resource::Storage },
+                resource: if i % 3 == 0 {
+                    Resource::Bandwidth
+                } else {
+                    Resource::Storage
+                },
                 amount: (1 + g.below(900)) << 20,
                 credit: g.below(40) as i64 - 15,
                 age_secs: i * 97,
@@ -229,7 +328,13 @@ pub fn sample(peers: usize, files: usize) -> Snapshot {
         },
     };
 
-    let targets = ["cairn_transport::rotate", "cairn::exchange", "cairn::placement", "cairn::dht", "cairn::market"];
+    let targets = [
+        "cairn_transport::rotate",
+        "cairn::exchange",
+        "cairn::placement",
+        "cairn::dht",
+        "cairn::market",
+    ];
     let messages = [
         "rotated stream key epoch={} peer={}",
         "fetched block {} from {} in {}ms",
@@ -250,7 +355,11 @@ pub fn sample(peers: usize, files: usize) -> Snapshot {
             let mut msg = messages[k].to_owned();
             for _ in 0..3 {
                 if let Some(p) = msg.find("{}") {
-                    let v = if msg[..p].ends_with("peer=") || msg[..p].ends_with("from ") || msg[..p].ends_with("on ") || msg[..p].ends_with("to ") {
+                    let v = if msg[..p].ends_with("peer=")
+                        || msg[..p].ends_with("from ")
+                        || msg[..p].ends_with("on ")
+                        || msg[..p].ends_with("to ")
+                    {
                         node_id(1 + g.below(peers.max(1) as u64))[..8].to_owned()
                     } else {
                         g.below(1000).to_string()
@@ -259,7 +368,10 @@ pub fn sample(peers: usize, files: usize) -> Snapshot {
                 }
             }
             if level == Level::Error {
-                msg = format!("peer {} sent a block that does not match its id; penalised", &node_id(1 + i % 9)[..8]);
+                msg = format!(
+                    "peer {} sent a block that does not match its id; penalised",
+                    &node_id(1 + i % 9)[..8]
+                );
             }
             LogEvent {
                 time_ms: SAMPLE_TIME_MS - (400 - i) * 1_700,
@@ -303,7 +415,8 @@ pub fn troubled() -> Snapshot {
         Alert {
             severity: Severity::Critical,
             kind: AlertKind::Ledger,
-            message: "ledger verification failed: entry 771 is not signed by its counterparty".into(),
+            message: "ledger verification failed: entry 771 is not signed by its counterparty"
+                .into(),
         },
     );
     s.alerts.insert(
@@ -347,11 +460,20 @@ fn alerts(s: &Snapshot) -> Vec<Alert> {
         .filter(|f| f.policy_here || f.health.chunks_lost > 0)
         .filter(|f| f.health.state() != HealthState::Healthy)
         .map(|f| Alert {
-            severity: if f.health.chunks_lost > 0 { Severity::Critical } else { Severity::Warning },
+            severity: if f.health.chunks_lost > 0 {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            },
             kind: AlertKind::BelowRedundancy,
             message: format!(
                 "{} below its target {}: worst chunk {}/{} shards, {} chunks at risk, {} lost",
-                f.path, f.redundancy, f.health.available, f.health.target, f.health.chunks_at_risk, f.health.chunks_lost
+                f.path,
+                f.redundancy,
+                f.health.available,
+                f.health.target,
+                f.health.chunks_at_risk,
+                f.health.chunks_lost
             ),
         })
         .collect();
@@ -360,7 +482,7 @@ fn alerts(s: &Snapshot) -> Vec<Alert> {
         kind: AlertKind::PeerBanned,
         message: format!("peer {} is banned", &p.node_id[..12]),
     }));
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.sort_by_key(|a| std::cmp::Reverse(a.severity));
     out
 }
 
@@ -395,7 +517,13 @@ fn files_tree(g: &mut Gen, n: usize) -> Vec<FileEntry> {
                     "/music" => "flac",
                     _ => "mkv",
                 };
-                out.push(entry(g, &format!("{dir}/file-{f:03}.{ext}"), EntryKind::File, r, false));
+                out.push(entry(
+                    g,
+                    &format!("{dir}/file-{f:03}.{ext}"),
+                    EntryKind::File,
+                    r,
+                    false,
+                ));
             }
         }
         dir_no += 1;
@@ -412,7 +540,10 @@ fn aggregate_dirs(out: &mut [FileEntry]) {
         let mut size = 0;
         let mut worst = d.health.target;
         let (mut chunks, mut risk, mut lost) = (0, 0, 0);
-        for f in snapshot.iter().filter(|f| f.kind == EntryKind::File && f.path.starts_with(&prefix)) {
+        for f in snapshot
+            .iter()
+            .filter(|f| f.kind == EntryKind::File && f.path.starts_with(&prefix))
+        {
             size += f.size;
             worst = worst.min(f.health.available);
             chunks += f.health.chunks;
@@ -428,7 +559,11 @@ fn aggregate_dirs(out: &mut [FileEntry]) {
 }
 
 fn entry(g: &mut Gen, path: &str, kind: EntryKind, r: Redundancy, policy_here: bool) -> FileEntry {
-    let size = if kind == EntryKind::File { (1 << 16) + g.below(48 << 20) } else { 0 };
+    let size = if kind == EntryKind::File {
+        (1 << 16) + g.below(48 << 20)
+    } else {
+        0
+    };
     let chunks = size.div_ceil(1 << 20);
     let target = r.target();
     let risky = kind == EntryKind::File && g.below(40) == 0;
@@ -459,7 +594,11 @@ mod tests {
         assert_eq!(a.peers.len(), 1000);
         assert_eq!(a.files.len(), 10_000);
         assert_eq!(a, sample(1000, 10_000));
-        assert!(a.alerts.iter().any(|x| x.kind == AlertKind::BelowRedundancy));
+        assert!(
+            a.alerts
+                .iter()
+                .any(|x| x.kind == AlertKind::BelowRedundancy)
+        );
         let json = serde_json::to_string(&a).unwrap();
         let back: Snapshot = serde_json::from_str(&json).unwrap();
         assert_eq!(back, a);

@@ -48,7 +48,11 @@ impl Theme {
     /// anything but the empty string.
     pub fn from_env() -> Theme {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        if no_color { Theme::mono() } else { Theme::colored() }
+        if no_color {
+            Theme::mono()
+        } else {
+            Theme::colored()
+        }
     }
 
     /// The colour theme (16 ANSI colours, so it follows the terminal's palette).

@@ -33,7 +33,9 @@ pub struct FileTree {
 /// A sort key whose byte order is the paths' component-wise order: `/`
 /// becomes the smallest byte, so `/a/b` sorts before `/a-b` as `a` < `a-b`.
 fn sort_key(path: &str) -> Vec<u8> {
-    path.bytes().map(|b| if b == b'/' { 0 } else { b }).collect()
+    path.bytes()
+        .map(|b| if b == b'/' { 0 } else { b })
+        .collect()
 }
 
 fn is_under(path: &str, dir: &str) -> bool {
@@ -129,9 +131,11 @@ impl FileTree {
 
     /// The visible index of a path, if shown.
     pub fn position(&self, path: &str, files: &[FileEntry]) -> Option<usize> {
-        self.visible
-            .iter()
-            .position(|&r| self.rows.get(r).is_some_and(|row| files[row.entry].path == path))
+        self.visible.iter().position(|&r| {
+            self.rows
+                .get(r)
+                .is_some_and(|row| files[row.entry].path == path)
+        })
     }
 }
 

@@ -7,7 +7,6 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
@@ -181,7 +180,12 @@ fn draw_tab_bar(app: &App, frame: &mut Frame, area: Rect) {
 fn hints(tab: Tab) -> &'static [(&'static str, &'static str)] {
     match tab {
         Tab::Overview => &[],
-        Tab::Peers => &[("c", "connect"), ("b", "ban"), ("a", "allow"), ("p", "perms")],
+        Tab::Peers => &[
+            ("c", "connect"),
+            ("b", "ban"),
+            ("a", "allow"),
+            ("p", "perms"),
+        ],
         Tab::Files => &[
             ("a", "add"),
             ("r", "redund."),
@@ -258,13 +262,21 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("Files", "Enter  Space", "fold / unfold a directory"),
     ("Files", "a", "add a local path"),
     ("Files", "r", "set the redundancy of the selected path"),
-    ("Files", "o", "get (fetch) the selected path to a local path"),
+    (
+        "Files",
+        "o",
+        "get (fetch) the selected path to a local path",
+    ),
     ("Files", "e", "export the selected path's cap"),
     ("Files", "v", "view the selected file (cat)"),
     ("Files", "d  Del", "remove the selected path (asks first)"),
     ("Files", "V", "verify the store"),
     ("Files", "X", "collect garbage (asks first)"),
-    ("Transfers", "x  d", "cancel the selected transfer (asks first)"),
+    (
+        "Transfers",
+        "x  d",
+        "cancel the selected transfer (asks first)",
+    ),
     ("Market", "e", "edit what this node lends"),
     ("Logs", "+  -", "raise / lower the level shown"),
     ("Logs", "/", "search (Enter keeps, Esc clears)"),
@@ -276,7 +288,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("forms", "Enter / Esc", "submit / cancel"),
     ("command line", "Enter / Esc", "run / cancel"),
     ("command line", "↑ ↓", "history"),
-    ("command line", "^u ^w ^a ^e", "clear, delete word, start, end"),
+    (
+        "command line",
+        "^u ^w ^a ^e",
+        "clear, delete word, start, end",
+    ),
 ];
 
 /// Commands of the `:` line, for the help popup.
@@ -415,5 +431,5 @@ pub fn panel<'a>(t: &Theme, title: impl Into<Line<'a>>) -> Block<'a> {
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
         .border_style(t.border)
-        .title(title.into().style(Style::from(t.header)))
+        .title(title.into().style(t.header))
 }

@@ -36,7 +36,10 @@ pub fn cairn_json(dir: &Path, args: &[&str]) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("cairn {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+        panic!(
+            "cairn {args:?} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
     })
 }
 
@@ -55,10 +58,20 @@ impl Daemon {
         let mut child = Command::new(cairn_bin())
             .arg("--data-dir")
             .arg(dir)
-            .args(["--json", "daemon", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"])
+            .args([
+                "--json",
+                "daemon",
+                "--listen",
+                "127.0.0.1:0",
+                "--api-listen",
+                "127.0.0.1:0",
+            ])
             .args(extra)
             .env_remove("CAIRN_HOME")
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -77,7 +90,10 @@ impl Daemon {
             Ok(l) => l,
             Err(_) => {
                 let _ = child.kill();
-                panic!("cairn daemon in {} printed no ready line within 30 s", dir.display());
+                panic!(
+                    "cairn daemon in {} printed no ready line within 30 s",
+                    dir.display()
+                );
             }
         };
         let ready: serde_json::Value = serde_json::from_str(&line)
@@ -95,7 +111,10 @@ impl Daemon {
 
     /// The first transport address the daemon listens on.
     pub fn addr(&self) -> String {
-        self.ready["listen"][0].as_str().expect("listen[0]").to_owned()
+        self.ready["listen"][0]
+            .as_str()
+            .expect("listen[0]")
+            .to_owned()
     }
 
     /// Send SIGTERM and wait (bounded) for a clean exit; returns its status.

@@ -21,12 +21,36 @@ use super::{Column, constraints, fit_columns, table_rows, window};
 const DETAIL_HEIGHT: u16 = 5;
 
 const COLUMNS: [Column; 6] = [
-    Column { header: "Path", width: 24, priority: 0 },
-    Column { header: "Size", width: 9, priority: 1 },
-    Column { header: "Target", width: 9, priority: 2 },
-    Column { header: "Shards", width: 7, priority: 3 },
-    Column { header: "At risk", width: 7, priority: 4 },
-    Column { header: "Health", width: 8, priority: 5 },
+    Column {
+        header: "Path",
+        width: 24,
+        priority: 0,
+    },
+    Column {
+        header: "Size",
+        width: 9,
+        priority: 1,
+    },
+    Column {
+        header: "Target",
+        width: 9,
+        priority: 2,
+    },
+    Column {
+        header: "Shards",
+        width: 7,
+        priority: 3,
+    },
+    Column {
+        header: "At risk",
+        width: 7,
+        priority: 4,
+    },
+    Column {
+        header: "Health",
+        width: 8,
+        priority: 5,
+    },
 ];
 
 fn split(area: Rect) -> [Rect; 2] {
@@ -57,7 +81,11 @@ fn health_word(e: &FileEntry) -> &'static str {
 fn name_cell(app: &App, row: TreeRow, e: &FileEntry) -> Cell<'static> {
     let indent = "  ".repeat(row.depth as usize);
     let fold = if !row.has_children {
-        if e.kind == EntryKind::Dir { "▹ " } else { "  " }
+        if e.kind == EntryKind::Dir {
+            "▹ "
+        } else {
+            "  "
+        }
     } else if app.tree.is_collapsed(&e.path) {
         "▸ "
     } else {
@@ -99,12 +127,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let [table_area, detail_area] = split(area);
     let files = &app.snapshot.files;
-    let at_risk = files
-        .iter()
-        .filter(|f| f.policy_here && f.health.state() != HealthState::Healthy)
-        .count();
-    let roots = files.iter().filter(|f| f.policy_here).count();
-    let title = format!(" Files {} paths · {roots} policies · {at_risk} below target ", files.len());
+    let (roots, at_risk) = (app.counts.policies, app.counts.policies_below_target);
+    let title = format!(
+        " Files {} paths · {roots} policies · {at_risk} below target ",
+        files.len()
+    );
     let keep = fit_columns(&COLUMNS, table_area.width.saturating_sub(2));
     let rows_area = table_rows(table_area);
     let len = app.tree.visible_len();
@@ -124,17 +151,14 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         .header(header)
         .row_highlight_style(t.selected)
         .block(panel(t, title));
-    let mut state =
-        TableState::default().with_selected((len > 0).then(|| app.files.selected.saturating_sub(first)));
+    let mut state = TableState::default()
+        .with_selected((len > 0).then(|| app.files.selected.saturating_sub(first)));
     frame.render_stateful_widget(table, table_area, &mut state);
     if files.is_empty() {
         frame.render_widget(
             Paragraph::new(vec![
                 Line::styled("Nothing stored yet.", t.dim),
-                Line::styled(
-                    "Press a to add a path, or type :add PATH 4+2",
-                    t.dim,
-                ),
+                Line::styled("Press a to add a path, or type :add PATH 4+2", t.dim),
             ]),
             rows_area,
         );
@@ -165,7 +189,11 @@ fn draw_detail(app: &App, frame: &mut Frame, area: Rect) {
             Span::raw(format!(
                 "{} ({}), needs {} of {} per chunk",
                 e.redundancy,
-                if e.policy_here { "set here" } else { "inherited" },
+                if e.policy_here {
+                    "set here"
+                } else {
+                    "inherited"
+                },
                 e.redundancy.needed(),
                 e.redundancy.target()
             )),

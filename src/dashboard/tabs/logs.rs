@@ -60,7 +60,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         "· {}/{} · {} ",
         events.len(),
         app.snapshot.logs.len(),
-        if app.logs.follow { "following" } else { "paused" }
+        if app.logs.follow {
+            "following"
+        } else {
+            "paused"
+        }
     ));
     frame.render_widget(panel(t, title), area);
     let rows = list_rows(area);
@@ -79,7 +83,10 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             let line = Line::from(vec![
                 Span::styled(fmt::time_of_day(e.time_ms), t.dim),
                 Span::raw(" "),
-                Span::styled(format!("{:<5}", e.level.to_string()), level_style(e.level, t)),
+                Span::styled(
+                    format!("{:<5}", e.level.to_string()),
+                    level_style(e.level, t),
+                ),
                 Span::raw(" "),
                 Span::styled(format!("{} ", e.target), t.dim),
                 Span::raw(e.message.clone()),

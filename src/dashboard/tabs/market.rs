@@ -55,11 +55,18 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let ledger = vec![
         Line::from(vec![
             Span::styled("entries ", t.header),
-            Span::raw(format!("{}  head {}", m.ledger.entries, fmt::short(&m.ledger.head, 12))),
+            Span::raw(format!(
+                "{}  head {}",
+                m.ledger.entries,
+                fmt::short(&m.ledger.head, 12)
+            )),
         ]),
         Line::from(vec![Span::styled("status  ", t.header), verification]),
     ];
-    frame.render_widget(Paragraph::new(ledger).block(panel(t, " Ledger ")), ledger_area);
+    frame.render_widget(
+        Paragraph::new(ledger).block(panel(t, " Ledger ")),
+        ledger_area,
+    );
 
     let l = &m.lending;
     let rate = |r: Option<u64>| r.map_or("unlimited".into(), fmt::rate);
@@ -69,7 +76,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             fmt::bytes(l.storage),
             l.cpu_percent
         )),
-        Line::from(format!("↑ {}  ↓ {}", rate(l.upload_rate), rate(l.download_rate))),
+        Line::from(format!(
+            "↑ {}  ↓ {}",
+            rate(l.upload_rate),
+            rate(l.download_rate)
+        )),
     ];
     frame.render_widget(
         Paragraph::new(lending).block(panel(t, " Lending (e to edit) ")),
@@ -99,7 +110,14 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             ))
         })
         .collect();
-    list(frame, offers_a, t, format!(" Offers ({}) ", m.offers.len()), offers, "No offers.");
+    list(
+        frame,
+        offers_a,
+        t,
+        format!(" Offers ({}) ", m.offers.len()),
+        offers,
+        "No offers.",
+    );
 
     let contracts = m
         .contracts

@@ -76,9 +76,21 @@ mod tests {
     #[test]
     fn narrow_tables_drop_the_least_important_columns_first() {
         let cols = [
-            Column { header: "a", width: 10, priority: 0 },
-            Column { header: "b", width: 10, priority: 2 },
-            Column { header: "c", width: 10, priority: 1 },
+            Column {
+                header: "a",
+                width: 10,
+                priority: 0,
+            },
+            Column {
+                header: "b",
+                width: 10,
+                priority: 2,
+            },
+            Column {
+                header: "c",
+                width: 10,
+                priority: 1,
+            },
         ];
         assert_eq!(fit_columns(&cols, 32), vec![0, 1, 2]);
         assert_eq!(fit_columns(&cols, 25), vec![0, 2]);

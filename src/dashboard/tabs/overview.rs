@@ -28,7 +28,15 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(mid);
     let tr = &app.snapshot.traffic;
     sparkline(frame, up_a, &app.theme, "↑ up", &tr.up, tr.total_up, true);
-    sparkline(frame, down_a, &app.theme, "↓ down", &tr.down, tr.total_down, false);
+    sparkline(
+        frame,
+        down_a,
+        &app.theme,
+        "↓ down",
+        &tr.down,
+        tr.total_down,
+        false,
+    );
     draw_alerts(app, frame, bottom);
 }
 
@@ -37,8 +45,7 @@ fn draw_node(app: &App, frame: &mut Frame, area: Rect) {
     let s = &app.snapshot;
     let n = &s.node;
     let label = |x: &'static str| Span::styled(x, t.header);
-    let connected = s.peers.iter().filter(|p| p.connected).count();
-    let banned = s.peers.iter().filter(|p| p.banned).count();
+    let (connected, banned) = (app.counts.peers_connected, app.counts.peers_banned);
     let width = area.width.saturating_sub(10) as usize;
     let addr = match n.addresses.as_slice() {
         [] => "none".to_owned(),
@@ -46,7 +53,10 @@ fn draw_node(app: &App, frame: &mut Frame, area: Rect) {
         [first, rest @ ..] => format!("{first} +{}", rest.len()),
     };
     let lines = vec![
-        Line::from(vec![label("id      "), Span::raw(fmt::fit(&n.node_id, width))]),
+        Line::from(vec![
+            label("id      "),
+            Span::raw(fmt::fit(&n.node_id, width)),
+        ]),
         Line::from(vec![label("address "), Span::raw(addr)]),
         Line::from(vec![
             label("uptime  "),
@@ -65,10 +75,7 @@ fn draw_node(app: &App, frame: &mut Frame, area: Rect) {
                 fmt::signed(s.credit.balance),
                 if s.credit.balance < 0 { t.warn } else { t.good },
             ),
-            Span::raw(format!(
-                " (+{} / -{})",
-                s.credit.earned, s.credit.spent
-            )),
+            Span::raw(format!(" (+{} / -{})", s.credit.earned, s.credit.spent)),
         ]),
     ];
     frame.render_widget(Paragraph::new(lines).block(panel(t, " Node ")), area);
@@ -90,7 +97,10 @@ fn draw_space(app: &App, frame: &mut Frame, area: Rect) {
         ("disk", (disk_used, sp.disk_total)),
         (
             "peers",
-            (sp.stored_on_peers, sp.network_quota.unwrap_or(sp.stored_on_peers)),
+            (
+                sp.stored_on_peers,
+                sp.network_quota.unwrap_or(sp.stored_on_peers),
+            ),
         ),
     ];
     let areas = Layout::vertical([Constraint::Length(1); 5]).split(inner);
@@ -107,7 +117,10 @@ fn draw_space(app: &App, frame: &mut Frame, area: Rect) {
         } else {
             t.gauge
         };
-        let label = format!("{name:<6}{:>20} ", format!("{} / {}", fmt::bytes(used), fmt::bytes(cap)));
+        let label = format!(
+            "{name:<6}{:>20} ",
+            format!("{} / {}", fmt::bytes(used), fmt::bytes(cap))
+        );
         frame.render_widget(
             LineGauge::default()
                 .ratio(ratio)
@@ -167,7 +180,10 @@ fn draw_alerts(app: &App, frame: &mut Frame, area: Rect) {
                     Severity::Warning => ("▲ ", t.warn),
                     Severity::Info => ("• ", t.dim),
                 };
-                Line::from(vec![Span::styled(mark, style), Span::raw(a.message.clone())])
+                Line::from(vec![
+                    Span::styled(mark, style),
+                    Span::raw(a.message.clone()),
+                ])
             })
             .collect()
     };

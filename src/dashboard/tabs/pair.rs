@@ -29,10 +29,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         Layout::horizontal([Constraint::Length(0), Constraint::Min(0)]).areas(inner)
     };
     if fits && let Some(code) = &code {
-        let lines: Vec<Line> = code
-            .iter()
-            .map(|l| Line::styled(l.clone(), t.qr))
-            .collect();
+        let lines: Vec<Line> = code.iter().map(|l| Line::styled(l.clone(), t.qr)).collect();
         frame.render_widget(Paragraph::new(lines), qr_area);
     }
 
@@ -71,8 +68,5 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         Span::styled("c", t.key),
         Span::raw(" join theirs"),
     ]));
-    frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }),
-        text_area,
-    );
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
 }

@@ -19,18 +19,66 @@ use super::{Column, constraints, fit_columns, table_rows, window};
 const DETAIL_HEIGHT: u16 = 6;
 
 const COLUMNS: [Column; 12] = [
-    Column { header: "Node", width: 11, priority: 0 },
-    Column { header: "Address", width: 21, priority: 9 },
-    Column { header: "RTT", width: 6, priority: 1 },
-    Column { header: "Str", width: 3, priority: 10 },
-    Column { header: "Cipher", width: 8, priority: 8 },
-    Column { header: "Epoch↑/↓", width: 9, priority: 2 },
-    Column { header: "Rotated", width: 7, priority: 3 },
-    Column { header: "Sent", width: 9, priority: 5 },
-    Column { header: "Recv", width: 9, priority: 6 },
-    Column { header: "Credit", width: 7, priority: 7 },
-    Column { header: "Rep", width: 3, priority: 11 },
-    Column { header: "Perm", width: 4, priority: 4 },
+    Column {
+        header: "Node",
+        width: 11,
+        priority: 0,
+    },
+    Column {
+        header: "Address",
+        width: 21,
+        priority: 9,
+    },
+    Column {
+        header: "RTT",
+        width: 6,
+        priority: 1,
+    },
+    Column {
+        header: "Str",
+        width: 3,
+        priority: 10,
+    },
+    Column {
+        header: "Cipher",
+        width: 8,
+        priority: 8,
+    },
+    Column {
+        header: "Epoch↑/↓",
+        width: 9,
+        priority: 2,
+    },
+    Column {
+        header: "Rotated",
+        width: 7,
+        priority: 3,
+    },
+    Column {
+        header: "Sent",
+        width: 9,
+        priority: 5,
+    },
+    Column {
+        header: "Recv",
+        width: 9,
+        priority: 6,
+    },
+    Column {
+        header: "Credit",
+        width: 7,
+        priority: 7,
+    },
+    Column {
+        header: "Rep",
+        width: 3,
+        priority: 11,
+    },
+    Column {
+        header: "Perm",
+        width: 4,
+        priority: 4,
+    },
 ];
 
 fn split(area: Rect) -> [Rect; 2] {
@@ -88,8 +136,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let [table_area, detail_area] = split(area);
     let peers = &app.snapshot.peers;
-    let connected = peers.iter().filter(|p| p.connected).count();
-    let banned = peers.iter().filter(|p| p.banned).count();
+    let (connected, banned) = (app.counts.peers_connected, app.counts.peers_banned);
     let title = format!(
         " Peers {connected} connected · {} known · {banned} banned ",
         peers.len()

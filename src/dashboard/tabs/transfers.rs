@@ -130,9 +130,6 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             Paragraph::new(fmt::rate(x.rate)).style(base),
             at(cols[3], y),
         );
-        frame.render_widget(
-            Paragraph::new(state_text(x, t)).style(base),
-            at(cols[4], y),
-        );
+        frame.render_widget(Paragraph::new(state_text(x, t)).style(base), at(cols[4], y));
     }
 }
