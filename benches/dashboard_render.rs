@@ -28,11 +28,16 @@ fn render(c: &mut Criterion) {
             ] {
                 let mut app = App::new(snap.clone(), Theme::colored(), Rect::new(0, 0, w, h));
                 app.tab = tab;
-                // Start mid-list so the window is not the cheap first page.
-                app.peers.selected = 500;
-                app.peers.offset = 490;
-                app.files.selected = 5000;
-                app.files.offset = 4990;
+                // Start mid-list (a full page of rows shown), not on the first page.
+                let body = ui::screen_layout(app.area, false).body;
+                let rows = |t: Tab| ui::list_rows(t, body).map_or(1, |r| r.height as usize);
+                let (np, nf) = (app.snapshot.peers.len(), app.tree.visible_len());
+                app.peers.selected = np / 2;
+                app.peers.offset = (np / 2).saturating_sub(10);
+                app.peers.scroll_into_view(np, rows(Tab::Peers));
+                app.files.selected = nf / 2;
+                app.files.offset = (nf / 2).saturating_sub(10);
+                app.files.scroll_into_view(nf, rows(Tab::Files));
                 let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("backend");
                 group.bench_with_input(BenchmarkId::new(tab.title(), label), &app, |b, app| {
                     b.iter(|| {
