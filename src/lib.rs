@@ -6,6 +6,7 @@
 pub mod addrs;
 pub mod api;
 pub mod config;
+pub mod dashboard;
 pub mod datadir;
 pub mod dht;
 pub mod keyfile;

@@ -30,11 +30,7 @@ fn add_get_cat_ls_rm_gc_stats_through_the_cli() {
     let dd = tmp.path().join("dd");
     let src = tmp.path().join("tree");
     fs::create_dir_all(src.join("sub")).unwrap();
-    fs::write(
-        src.join("a.bin"),
-        common::pseudo_random(300_000, 1 as u64 + 1),
-    )
-    .unwrap();
+    fs::write(src.join("a.bin"), common::pseudo_random(300_000, 2)).unwrap();
     fs::write(src.join("sub/b.txt"), b"hello\n").unwrap();
     let cap = add_cap(&dd, &src);
     assert!(cap.starts_with("cairn:"));
@@ -57,15 +53,12 @@ fn add_get_cat_ls_rm_gc_stats_through_the_cli() {
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         fs::read(out.join("a.bin")).unwrap(),
-        common::pseudo_random(300_000, 1 as u64 + 1)
+        common::pseudo_random(300_000, 2)
     );
     assert_eq!(fs::read(out.join("sub/b.txt")).unwrap(), b"hello\n");
 
     let o = cairn(&dd, &["cat", file_cap, "--range", "10-19"]);
-    assert_eq!(
-        o.stdout,
-        &common::pseudo_random(300_000, 1 as u64 + 1)[10..20]
-    );
+    assert_eq!(o.stdout, &common::pseudo_random(300_000, 2)[10..20]);
 
     let st = json(&cairn(&dd, &["--json", "stats"]));
     assert_eq!(st["roots"], 1);
@@ -158,11 +151,7 @@ fn verify_finds_a_flipped_bit_repairs_it_or_names_the_file() {
     let dd = tmp.path().join("dd");
     let src = tmp.path().join("photos");
     fs::create_dir(&src).unwrap();
-    fs::write(
-        src.join("cat.jpg"),
-        common::pseudo_random(200_000, 3 as u64 + 1),
-    )
-    .unwrap();
+    fs::write(src.join("cat.jpg"), common::pseudo_random(200_000, 4)).unwrap();
     let cap = add_cap(&dd, &src);
     let inner = json(&cairn(&dd, &["--json", "ls", &cap]));
     let file_cap = inner["entries"][0]["cap"].as_str().unwrap().to_owned();
@@ -178,7 +167,7 @@ fn verify_finds_a_flipped_bit_repairs_it_or_names_the_file() {
     assert_eq!(code(&cairn(&dd, &["verify"])), 0);
     assert_eq!(
         cairn(&dd, &["cat", &file_cap]).stdout,
-        common::pseudo_random(200_000, 3 as u64 + 1)
+        common::pseudo_random(200_000, 4)
     );
 
     // Three of six shards of one chunk: beyond 4+2, reported by name.
@@ -228,10 +217,10 @@ fn a_full_disk_is_a_clear_error_and_leaves_a_consistent_store() {
     let _guard = Unmount(mnt.clone());
     let dd = mnt.join("dd");
     let small = tmp.path().join("small.bin");
-    fs::write(&small, common::pseudo_random(200_000, 4 as u64 + 1)).unwrap();
+    fs::write(&small, common::pseudo_random(200_000, 5)).unwrap();
     let small_cap = add_cap(&dd, &small);
     let big = tmp.path().join("big.bin");
-    fs::write(&big, common::pseudo_random(8_000_000, 5 as u64 + 1)).unwrap();
+    fs::write(&big, common::pseudo_random(8_000_000, 6)).unwrap();
     let o = cairn(&dd, &["add", big.to_str().unwrap()]);
     assert_eq!(code(&o), 5, "{}", String::from_utf8_lossy(&o.stderr));
     assert!(
@@ -245,7 +234,7 @@ fn a_full_disk_is_a_clear_error_and_leaves_a_consistent_store() {
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stdout));
     assert_eq!(
         cairn(&dd, &["cat", &small_cap]).stdout,
-        common::pseudo_random(200_000, 4 as u64 + 1)
+        common::pseudo_random(200_000, 5)
     );
     let st = json(&cairn(&dd, &["--json", "stats"]));
     assert_eq!(st["roots"], 1);

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod server;
+pub mod snapshot;
 pub mod token;
 pub mod types;
 
