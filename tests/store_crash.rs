@@ -12,6 +12,8 @@ use rand::{Rng, SeedableRng};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cairn");
 const KILLS: usize = 50;
+/// The largest file added.
+const MAX_LEN: usize = 2_000_000;
 
 mod common;
 
@@ -40,9 +42,31 @@ fn kill_9_at_random_instants_never_loses_an_acknowledged_add() {
     eprintln!("seed {seed} (set CAIRN_CRASH_SEED to replay)");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut acked: Vec<(String, Vec<u8>)> = Vec::new();
+
+    // Calibrate: how long does an add take on this machine right now, for a
+    // tiny file (process start, open, commit) and for the largest file? Kill
+    // instants are drawn within that span, so most kills land mid-add on a
+    // fast machine and on a slow one alike.
+    let mut timed_add = |name: &str, len: usize, rng: &mut rand::rngs::StdRng| {
+        let mut bytes = vec![0u8; len];
+        rng.fill(bytes.as_mut_slice());
+        let f = tmp.path().join(name);
+        fs::write(&f, &bytes).unwrap();
+        let started = std::time::Instant::now();
+        let out = cairn(&dd, &["--json", "add", f.to_str().unwrap()]);
+        let took = started.elapsed();
+        let cap = cap_of(&out.stdout).expect("calibration add prints its cap");
+        acked.push((cap, bytes));
+        took
+    };
+    let small = timed_add("calibrate-small", 1_000, &mut rng);
+    let large = timed_add("calibrate-large", MAX_LEN, &mut rng);
+    let per_byte = large.saturating_sub(small).as_secs_f64() / MAX_LEN as f64;
+    eprintln!("calibration: tiny add {small:?}, {MAX_LEN}-byte add {large:?}");
+
     let mut killed_midway = 0;
     for i in 0..KILLS {
-        let len = rng.gen_range(100_000..2_000_000);
+        let len = rng.gen_range(100_000..MAX_LEN);
         let mut bytes = vec![0u8; len];
         rng.fill(bytes.as_mut_slice());
         let f = tmp.path().join(format!("f{i}"));
@@ -56,7 +80,9 @@ fn kill_9_at_random_instants_never_loses_an_acknowledged_add() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.gen_range(0..400)));
+        // A random instant within this add's expected duration (+10%).
+        let expected = small.as_secs_f64() + per_byte * len as f64;
+        std::thread::sleep(Duration::from_secs_f64(rng.gen_range(0.0..expected * 1.1)));
         let _ = child.kill(); // SIGKILL
         let out = child.wait_with_output().unwrap();
         match cap_of(&out.stdout) {
