@@ -11,6 +11,7 @@ pub mod datadir;
 pub mod dht;
 pub mod keyfile;
 pub mod logging;
+pub mod net;
 pub mod node;
 pub mod store;
 pub mod ticket;
