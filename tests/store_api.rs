@@ -55,13 +55,19 @@ fn wait_for_add(client: &ApiClient, rt: &tokio::runtime::Runtime, add: &mut Chil
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let ts = rt.block_on(client.transfers()).unwrap();
-        if let Some(t) = ts.into_iter().find(|t| t.kind == TransferKind::Add && t.done > 0) {
+        if let Some(t) = ts
+            .into_iter()
+            .find(|t| t.kind == TransferKind::Add && t.done > 0)
+        {
             return t;
         }
         if let Some(status) = add.try_wait().unwrap() {
             panic!("the add ended ({status}) before the daemon listed it as a transfer");
         }
-        assert!(Instant::now() < deadline, "no add transfer listed within 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "no add transfer listed within 60 s"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -99,7 +105,10 @@ fn store_commands_through_the_daemon_round_trip_byte_for_byte() {
     assert_eq!(inner["entries"][0]["name"], "a.bin");
 
     let out = tmp.path().join("out");
-    let got = json(&cairn(&dd, &["--json", "get", &cap, "-o", out.to_str().unwrap()]));
+    let got = json(&cairn(
+        &dd,
+        &["--json", "get", &cap, "-o", out.to_str().unwrap()],
+    ));
     assert_eq!(got["files"], 2);
     assert_eq!(fs::read(out.join("a.bin")).unwrap(), data);
     assert_eq!(fs::read(out.join("sub/b.txt")).unwrap(), b"hello\n");
@@ -162,7 +171,13 @@ fn bad_inputs_through_the_daemon_give_a_clear_message_and_the_right_exit_code() 
     assert_eq!(code(&o), 3, "{}", stderr(&o));
     assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
     let dest = tmp.path().join("restored");
-    assert_eq!(code(&cairn(&dd, &["get", &foreign, "-o", dest.to_str().unwrap()])), 3);
+    assert_eq!(
+        code(&cairn(
+            &dd,
+            &["get", &foreign, "-o", dest.to_str().unwrap()]
+        )),
+        3
+    );
     assert_eq!(code(&cairn(&dd, &["ls", &foreign])), 3);
     assert_eq!(code(&cairn(&dd, &["rm", &foreign])), 3);
     // Malformed and truncated caps: 6, with --json carrying the code.
@@ -174,7 +189,10 @@ fn bad_inputs_through_the_daemon_give_a_clear_message_and_the_right_exit_code() 
     assert_eq!(code(&cairn(&dd, &["rm", "cairn:zzzz"])), 6);
     // A bad range, a restore onto an existing path: 6.
     assert_eq!(code(&cairn(&dd, &["cat", &cap, "--range", "9-3"])), 6);
-    assert_eq!(code(&cairn(&dd, &["get", &cap, "-o", f.to_str().unwrap()])), 6);
+    assert_eq!(
+        code(&cairn(&dd, &["get", &cap, "-o", f.to_str().unwrap()])),
+        6
+    );
     // Quota exceeded: 5, and nothing was pinned.
     let big = tmp.path().join("big");
     fs::write(&big, common::pseudo_random(3_000_000, 9)).unwrap();
@@ -192,9 +210,15 @@ fn bad_inputs_through_the_daemon_give_a_clear_message_and_the_right_exit_code() 
         copies: None,
     };
     let e = rt.block_on(client.add(&req)).unwrap_err();
-    assert_eq!(e.api_kind(), Some(cairn::api::types::ApiErrorKind::InvalidInput));
+    assert_eq!(
+        e.api_kind(),
+        Some(cairn::api::types::ApiErrorKind::InvalidInput)
+    );
     let e = rt.block_on(client.cancel_transfer(12345)).unwrap_err();
-    assert_eq!(e.api_kind(), Some(cairn::api::types::ApiErrorKind::NotFound));
+    assert_eq!(
+        e.api_kind(),
+        Some(cairn::api::types::ApiErrorKind::NotFound)
+    );
 }
 
 fn json_err(o: &Output) -> serde_json::Value {
@@ -279,6 +303,78 @@ fn sigterm_during_an_add_leaves_a_store_that_verifies_and_loses_no_acknowledged_
     }
 }
 
+/// Pack file and offset of each shard of the first chunk of `file_cap`
+/// (opens the store directly: only while no daemon runs).
+fn shard_offsets(dd: &Path, file_cap: &str) -> Vec<(std::path::PathBuf, u64)> {
+    use cairn::store::Cap;
+    use cairn::store::read::Body;
+    let store = cairn::store::Store::open_datadir(&cairn::datadir::DataDir::at(dd)).unwrap();
+    let cap: Cap = file_cap.parse().unwrap();
+    let Body::File(f) = store.open_body(&cap).unwrap() else {
+        panic!("not a file")
+    };
+    f.chunks[0]
+        .shards
+        .iter()
+        .map(|s| {
+            let loc = store.location(&s.id).unwrap().unwrap();
+            (
+                dd.join("store/packs")
+                    .join(format!("{:08x}.pack", loc.pack)),
+                loc.offset + 7,
+            )
+        })
+        .collect()
+}
+
+fn flip(path: &Path, at: u64) {
+    let mut b = fs::read(path).unwrap();
+    b[at as usize] ^= 1;
+    fs::write(path, b).unwrap();
+}
+
+#[test]
+fn damage_through_the_daemon_is_repaired_or_named_with_the_integrity_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dd = tmp.path().join("dd");
+    let src = tmp.path().join("photos");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("a.jpg"), common::pseudo_random(200_000, 51)).unwrap();
+    fs::write(src.join("b.jpg"), common::pseudo_random(200_000, 52)).unwrap();
+    // Added and damaged with no daemon running (the test reads the index).
+    let cap = json(&cairn(&dd, &["--json", "add", src.to_str().unwrap()]))[0]["cap"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let inner = json(&cairn(&dd, &["--json", "ls", &cap]));
+    let a_cap = inner["entries"][0]["cap"].as_str().unwrap().to_owned();
+    let b_cap = inner["entries"][1]["cap"].as_str().unwrap().to_owned();
+    let a = shard_offsets(&dd, &a_cap);
+    flip(&a[1].0, a[1].1);
+    for (p, at) in &shard_offsets(&dd, &b_cap)[..3] {
+        flip(p, *at);
+    }
+    let daemon = Daemon::start(&dd, &[]);
+    let o = cairn(&dd, &["verify"]);
+    assert_eq!(code(&o), 4, "{}", String::from_utf8_lossy(&o.stdout));
+    // One damaged shard: read from parity; three of 4+2: integrity, 4.
+    assert!(cairn(&dd, &["cat", &a_cap]).stdout == common::pseudo_random(200_000, 51));
+    let o = cairn(&dd, &["cat", &b_cap]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(o.stdout.is_empty(), "no bytes before the error");
+    let dest = tmp.path().join("restored");
+    assert_eq!(
+        code(&cairn(&dd, &["get", &cap, "-o", dest.to_str().unwrap()])),
+        4
+    );
+    let o = cairn(&dd, &["verify", "--repair"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code(&o), 4, "{text}");
+    assert!(text.contains("rebuilt 1 blocks"), "{text}");
+    assert!(text.contains("cannot recover: photos/b.jpg"), "{text}");
+    assert!(daemon.terminate().success());
+}
+
 #[test]
 fn a_daemon_that_cannot_open_its_store_says_so() {
     let tmp = tempfile::tempdir().unwrap();
@@ -288,10 +384,20 @@ fn a_daemon_that_cannot_open_its_store_says_so() {
     let o = Command::new(cairn_bin())
         .arg("--data-dir")
         .arg(&dd)
-        .args(["daemon", "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"])
+        .args([
+            "daemon",
+            "--listen",
+            "127.0.0.1:0",
+            "--api-listen",
+            "127.0.0.1:0",
+        ])
         .env_remove("CAIRN_HOME")
         .output()
         .unwrap();
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("cannot open the store"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot open the store"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -115,7 +115,22 @@ pub fn run(dd: &DataDir, out: Output, cmd: StoreCommand) -> Result<()> {
         StoreCommand::Add(a) => add(&via, out, a),
         StoreCommand::Get { cap, output } => {
             let rep = match &via {
-                Via::Local(dd) => open(dd)?.get(&parse_cap(&cap)?, &output)?,
+                Via::Local(dd) => {
+                    let cap = parse_cap(&cap)?;
+                    let store = open(dd)?;
+                    match progress_bar(out)? {
+                        None => store.get(&cap, &output)?,
+                        Some(bar) => {
+                            bar.set_length(store.size_of(&cap)?);
+                            let rep = store.get_watched(&cap, &output, &mut |done| {
+                                bar.set_position(done);
+                                true
+                            });
+                            bar.finish_and_clear();
+                            rep?
+                        }
+                    }
+                }
                 Via::Daemon(c, rt) => {
                     let output = absolute(&output)?;
                     let bar = progress_bar(out)?;

@@ -17,9 +17,9 @@ use tracing::{info, warn};
 
 use crate::api::server::{self as api_server, ApiState, NodeInfo};
 use crate::api::token::Token;
-use crate::store::{Store, StoreError};
 use crate::config::Config;
 use crate::datadir::{DataDir, DataDirError};
+use crate::store::{Store, StoreError};
 use crate::ticket::Ticket;
 
 pub mod store_service;

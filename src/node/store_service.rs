@@ -17,12 +17,11 @@ use axum::body::Bytes;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::api::store_types::{AddRequest, TransferKind};
-use crate::store::read::Body;
-use crate::store::{
-    AddOptions, AddReport, ByteRange, Cap, GcReport, LsReport, Redundancy, Store, StoreError,
-    StatsReport, VerifyReport,
-};
 use crate::store::read::{GetReport, RmReport};
+use crate::store::{
+    AddOptions, AddReport, ByteRange, Cap, GcReport, LsReport, Redundancy, StatsReport, Store,
+    StoreError, VerifyReport,
+};
 
 use super::transfers::{Transfer, TransferGuard, Transfers};
 
@@ -121,9 +120,9 @@ impl StoreService {
                 r.parse::<Redundancy>()
                     .map_err(|e| StoreError::InvalidInput(e.to_string()))?,
             ),
-            (None, Some(n)) => Some(
-                Redundancy::copies(n).map_err(|e| StoreError::InvalidInput(e.to_string()))?,
-            ),
+            (None, Some(n)) => {
+                Some(Redundancy::copies(n).map_err(|e| StoreError::InvalidInput(e.to_string()))?)
+            }
             (None, None) => None,
         };
         let name = match req.paths.as_slice() {
@@ -159,7 +158,7 @@ impl StoreService {
             .start(TransferKind::Get, output.display().to_string());
         let t = guard.transfer().clone();
         self.run(move |store| {
-            t.set_total(size_of(&store, &cap)?);
+            t.set_total(store.size_of(&cap)?);
             store.get_watched(&cap, &output, &mut |done| {
                 t.set_progress(done, t.total());
                 !t.is_cancelled()
@@ -186,7 +185,7 @@ impl StoreService {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            if let Ok(size) = size_of(&store, &cap) {
+            if let Ok(size) = store.size_of(&cap) {
                 let total = match range {
                     None => size,
                     Some(r) => {
@@ -246,14 +245,6 @@ impl StoreService {
         self.slots.close();
         tracing::info!("store closed");
     }
-}
-
-/// Plaintext bytes under a cap (a file's size, or a tree's).
-fn size_of(store: &Store, cap: &Cap) -> Result<u64, StoreError> {
-    Ok(match store.open_body(cap)? {
-        Body::File(f) => f.size,
-        Body::Dir(d) => d.entries.iter().map(|e| e.size).sum(),
-    })
 }
 
 /// Feeds a `cat`'s output into the bounded channel, piece by piece.

@@ -172,7 +172,10 @@ mod tests {
         g.transfer().set_progress(10, 100);
         let l = ts.list();
         assert_eq!(l.len(), 1);
-        assert_eq!((l[0].done, l[0].total, l[0].kind), (10, 100, TransferKind::Add));
+        assert_eq!(
+            (l[0].done, l[0].total, l[0].kind),
+            (10, 100, TransferKind::Add)
+        );
         let t = g.transfer().clone();
         assert!(!t.is_cancelled());
         drop(g);

@@ -88,7 +88,7 @@ pub enum StoreError {
     NotFound(String),
     #[error("damaged: {0}")]
     Integrity(String),
-    #[error("cancelled; nothing of the cancelled operation was kept")]
+    #[error("cancelled before it finished")]
     Cancelled,
     #[error("the store is in use by another cairn process (waited {0:?})")]
     Busy(Duration),

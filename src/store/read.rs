@@ -212,6 +212,14 @@ impl Store {
         Ok(written)
     }
 
+    /// Plaintext bytes under a cap: a file's size, or a tree's total.
+    pub fn size_of(&self, cap: &Cap) -> Result<u64, StoreError> {
+        Ok(match self.open_body(cap)? {
+            Body::File(f) => f.size,
+            Body::Dir(d) => d.entries.iter().map(|e| e.size).sum(),
+        })
+    }
+
     /// Restore a cap to `dest` (a file, or a directory tree), with modes and
     /// mtimes. `dest` must not exist.
     pub fn get(&self, cap: &Cap, dest: &Path) -> Result<GetReport, StoreError> {

@@ -74,9 +74,10 @@ fn bad_body(e: impl std::fmt::Display) -> ErrorResponse {
 }
 
 fn service(state: &ApiState) -> Result<&StoreService, ErrorResponse> {
-    state.store.as_ref().ok_or_else(|| {
-        ErrorResponse::new(ApiErrorKind::Failed, "this node runs without a store")
-    })
+    state
+        .store
+        .as_ref()
+        .ok_or_else(|| ErrorResponse::new(ApiErrorKind::Failed, "this node runs without a store"))
 }
 
 async fn add(
@@ -119,23 +120,20 @@ async fn cat(
         Some(CatPiece::Data(b)) => Some(b),
         None => None,
     };
-    let body = futures::stream::unfold(
-        (first, Some(stream)),
-        |(first, stream)| async move {
-            if let Some(b) = first {
-                return Some((Ok(b), (None, stream)));
+    let body = futures::stream::unfold((first, Some(stream)), |(first, stream)| async move {
+        if let Some(b) = first {
+            return Some((Ok(b), (None, stream)));
+        }
+        let mut s = stream?;
+        match s.pieces.recv().await {
+            Some(CatPiece::Data(b)) => Some((Ok(b), (None, Some(s)))),
+            Some(CatPiece::Failed(e)) => {
+                tracing::warn!(error = %chain(&e), "cat failed mid-stream");
+                Some((Err(std::io::Error::other(chain(&e))), (None, None)))
             }
-            let mut s = stream?;
-            match s.pieces.recv().await {
-                Some(CatPiece::Data(b)) => Some((Ok(b), (None, Some(s)))),
-                Some(CatPiece::Failed(e)) => {
-                    tracing::warn!(error = %chain(&e), "cat failed mid-stream");
-                    Some((Err(std::io::Error::other(chain(&e))), (None, None)))
-                }
-                None => None,
-            }
-        },
-    );
+            None => None,
+        }
+    });
     Ok((
         [(header::CONTENT_TYPE, "application/octet-stream")],
         Body::from_stream(body),
@@ -148,7 +146,11 @@ async fn ls(
     q: Result<Query<LsQuery>, QueryRejection>,
 ) -> Answer<LsReport> {
     let Query(q) = q.map_err(bad_body)?;
-    service(&state)?.ls(q.cap).await.map(Json).map_err(store_err)
+    service(&state)?
+        .ls(q.cap)
+        .await
+        .map(Json)
+        .map_err(store_err)
 }
 
 async fn rm(
