@@ -266,6 +266,26 @@ fn a_second_cli_is_not_blocked_by_a_long_add_and_a_cancelled_add_pins_nothing() 
 }
 
 #[test]
+fn ctrl_c_of_the_cli_cancels_the_daemons_add() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dd = tmp.path().join("dd");
+    let big = tmp.path().join("big.bin");
+    fs::write(&big, common::pseudo_random(BIG, 61)).unwrap();
+    let _daemon = Daemon::start(&dd, &[]);
+    let client = ApiClient::for_data_dir(&dd).unwrap();
+    let rt = rt();
+    let mut add = spawn_add(&dd, &big);
+    wait_for_add(&client, &rt, &mut add);
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(add.id() as i32, libc::SIGINT) }, 0);
+    let o = add.wait_with_output().unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("cancelled"), "{}", stderr(&o));
+    assert!(rt.block_on(client.transfers()).unwrap().is_empty());
+    assert_eq!(json(&cairn(&dd, &["--json", "stats"]))["roots"], 0);
+}
+
+#[test]
 fn sigterm_during_an_add_leaves_a_store_that_verifies_and_loses_no_acknowledged_root() {
     let tmp = tempfile::tempdir().unwrap();
     let dd = tmp.path().join("dd");

@@ -295,8 +295,11 @@ fn progress_bar(out: Output) -> Result<Option<indicatif::ProgressBar>> {
     Ok(Some(bar))
 }
 
-/// Await `work` (a request to the daemon); meanwhile, with a bar, follow
-/// the daemon's transfer of this kind and name (the newest such) in it.
+/// Await `work` (a request to the daemon). Meanwhile, with a bar, show
+/// the progress of the daemon's transfer of this kind and name (the newest
+/// such); and on Ctrl-C, cancel that transfer (the daemon does not notice a
+/// client that just goes away while an add or get runs), then wait for the
+/// daemon's answer, which says it was cancelled.
 async fn with_progress<T>(
     client: &ApiClient,
     bar: Option<&indicatif::ProgressBar>,
@@ -304,23 +307,52 @@ async fn with_progress<T>(
     name: &str,
     work: impl std::future::Future<Output = T>,
 ) -> T {
-    let Some(bar) = bar else {
-        return work.await;
-    };
+    use tokio::signal::unix::{SignalKind, signal};
+    // Registered before the request is first polled, so a Ctrl-C once the
+    // transfer runs always reaches this handler.
+    let mut interrupt = signal(SignalKind::interrupt()).ok();
     tokio::pin!(work);
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
     loop {
         tokio::select! {
             r = &mut work => return r,
-            _ = tick.tick() => {
-                if let Ok(ts) = client.transfers().await
-                    && let Some(t) = ts.iter().rev().find(|t| t.kind == kind && t.name == name)
+            Some(()) = async { interrupt.as_mut()?.recv().await } => {
+                // One cancel; a second Ctrl-C is not caught again.
+                interrupt = None;
+                cancel_ours(client, kind, name).await;
+            }
+            _ = tick.tick(), if bar.is_some() => {
+                if let Some(bar) = bar
+                    && let Some(t) = find_ours(client, kind, name).await
                 {
                     bar.set_length(t.total);
                     bar.set_position(t.done);
                 }
             }
         }
+    }
+}
+
+/// The newest running transfer of this kind and name.
+async fn find_ours(
+    client: &ApiClient,
+    kind: TransferKind,
+    name: &str,
+) -> Option<cairn::api::store_types::TransferView> {
+    let ts = client.transfers().await.ok()?;
+    ts.into_iter()
+        .rev()
+        .find(|t| t.kind == kind && t.name == name)
+}
+
+/// Cancel our transfer, waiting (bounded) for the daemon to list it.
+async fn cancel_ours(client: &ApiClient, kind: TransferKind, name: &str) {
+    for _ in 0..50 {
+        if let Some(t) = find_ours(client, kind, name).await {
+            let _ = client.cancel_transfer(t.id).await;
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 
