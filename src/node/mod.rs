@@ -67,7 +67,7 @@ pub enum NodeError {
     Api(#[from] api_server::ServeError),
     #[error(transparent)]
     Token(#[from] crate::api::token::TokenError),
-    #[error("cannot open the store: {0}")]
+    #[error("cannot open the store")]
     Store(#[source] StoreError),
     #[error("cannot write {path}: {source}")]
     Write {

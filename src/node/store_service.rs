@@ -3,10 +3,17 @@
 //!
 //! The store's operations are blocking (file I/O, fsync, redb commits), so
 //! each runs on tokio's blocking pool, never on the async runtime threads.
-//! A semaphore bounds how many run at once (the service's inbox) and doubles
-//! as the tracker of the ones in flight: `close` takes every permit, which
+//! Two semaphores bound how many run at once (the service's inbox): one for
+//! long work (add, get, cat, gc, verify) and one for quick answers (ls, rm,
+//! stats), so a handful of slow transfers never makes `ls` wait. They double
+//! as the tracker of the work in flight: `close` takes every permit, which
 //! it can only do once all running work has returned, and only then is the
-//! store handle dropped. Every operation is the same library function the
+//! store handle dropped.
+//!
+//! A `cat` streams through a bounded channel that ends with an explicit
+//! `End`: a stream that stops without it (the read failed or was cancelled
+//! after the first byte) is an error to the HTTP body, never a clean but
+//! truncated answer. Every operation is the same library function the
 //! CLI calls when no daemon runs (`cairn::store::Store::*`): one code path.
 
 use std::io::{self, Write};
@@ -25,8 +32,10 @@ use crate::store::{
 
 use super::transfers::{Transfer, TransferGuard, Transfers};
 
-/// Store operations running at once; more wait for a slot.
-pub const MAX_OPS: u32 = 8;
+/// Long store operations (add, get, cat, gc, verify) running at once.
+pub const MAX_LONG_OPS: u32 = 8;
+/// Quick store operations (ls, rm, stats) running at once.
+pub const MAX_QUICK_OPS: u32 = 8;
 /// Bytes per piece of a streamed `cat`.
 const CAT_PIECE: usize = 256 * 1024;
 /// Pieces of a `cat` buffered between the store thread and the HTTP body.
@@ -36,6 +45,8 @@ const CAT_DEPTH: usize = 4;
 #[derive(Debug)]
 pub enum CatPiece {
     Data(Bytes),
+    /// Every byte was sent.
+    End,
     Failed(StoreError),
 }
 
@@ -51,7 +62,8 @@ pub struct CatStream {
 pub struct StoreService {
     store: Store,
     transfers: Transfers,
-    slots: Arc<Semaphore>,
+    long: Arc<Semaphore>,
+    quick: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for StoreService {
@@ -70,7 +82,8 @@ impl StoreService {
         StoreService {
             store,
             transfers: Transfers::default(),
-            slots: Arc::new(Semaphore::new(MAX_OPS as usize)),
+            long: Arc::new(Semaphore::new(MAX_LONG_OPS as usize)),
+            quick: Arc::new(Semaphore::new(MAX_QUICK_OPS as usize)),
         }
     }
 
@@ -78,14 +91,13 @@ impl StoreService {
         &self.transfers
     }
 
-    /// Run `f` on the blocking pool once a slot is free.
-    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    /// Run `f` on the blocking pool once a slot of `pool` is free.
+    async fn run<T, F>(&self, pool: &Arc<Semaphore>, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(Store) -> Result<T, StoreError> + Send + 'static,
     {
-        let permit = self
-            .slots
+        let permit = pool
             .clone()
             .acquire_owned()
             .await
@@ -133,7 +145,7 @@ impl StoreService {
         let guard = self.transfers.start(TransferKind::Add, name);
         let t = guard.transfer().clone();
         let paths = req.paths;
-        self.run(move |store| {
+        self.run(&self.long, move |store| {
             store.add_cancellable(
                 &paths,
                 &AddOptions { redundancy },
@@ -157,7 +169,7 @@ impl StoreService {
             .transfers
             .start(TransferKind::Get, output.display().to_string());
         let t = guard.transfer().clone();
-        self.run(move |store| {
+        self.run(&self.long, move |store| {
             t.set_total(store.size_of(&cap)?);
             store.get_watched(&cap, &output, &mut |done| {
                 t.set_progress(done, t.total());
@@ -173,16 +185,20 @@ impl StoreService {
     pub async fn cat(&self, cap: &str, range: Option<&str>) -> Result<CatStream, StoreError> {
         let cap = parse_cap(cap)?;
         let range = range.map(|r| r.parse::<ByteRange>()).transpose()?;
-        let guard = self.transfers.start(TransferKind::Cat, cap.to_string());
+        // Listed under its head block's id: the cap itself holds the key.
+        let guard = self
+            .transfers
+            .start(TransferKind::Cat, cap.head.to_string());
         let t = guard.transfer().clone();
         let (tx, rx) = mpsc::channel(CAT_DEPTH);
         let permit = self
-            .slots
+            .long
             .clone()
             .acquire_owned()
             .await
             .map_err(|_| StoreError::Cancelled)?;
         let store = self.store.clone();
+        let rt = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             if let Ok(size) = store.size_of(&cap) {
@@ -196,42 +212,43 @@ impl StoreService {
                 t.set_total(total);
             }
             let mut w = PieceWriter {
-                tx: tx.clone(),
+                tx,
                 buf: Vec::with_capacity(CAT_PIECE),
                 transfer: t.clone(),
+                rt,
             };
-            if let Err(e) = store.cat(&cap, range, &mut w) {
-                let e = if t.is_cancelled() {
-                    StoreError::Cancelled
-                } else {
-                    e
-                };
-                let _ = tx.blocking_send(CatPiece::Failed(e));
-            }
+            let last = match store.cat(&cap, range, &mut w) {
+                Ok(_) => CatPiece::End,
+                Err(_) if t.is_cancelled() => CatPiece::Failed(StoreError::Cancelled),
+                Err(e) => CatPiece::Failed(e),
+            };
+            // Undeliverable only when the reader is gone or cancelled us;
+            // either way the missing `End` marks the stream as broken.
+            let _ = w.deliver(last);
         });
         Ok(CatStream { pieces: rx, guard })
     }
 
     pub async fn ls(&self, cap: Option<String>) -> Result<LsReport, StoreError> {
         let cap = cap.as_deref().map(parse_cap).transpose()?;
-        self.run(move |s| s.ls(cap.as_ref())).await
+        self.run(&self.quick, move |s| s.ls(cap.as_ref())).await
     }
 
     pub async fn rm(&self, cap: &str) -> Result<RmReport, StoreError> {
         let cap = parse_cap(cap)?;
-        self.run(move |s| s.rm(&cap)).await
+        self.run(&self.quick, move |s| s.rm(&cap)).await
     }
 
     pub async fn gc(&self) -> Result<GcReport, StoreError> {
-        self.run(|s| s.gc()).await
+        self.run(&self.long, |s| s.gc()).await
     }
 
     pub async fn verify(&self, repair: bool) -> Result<VerifyReport, StoreError> {
-        self.run(move |s| s.verify(repair)).await
+        self.run(&self.long, move |s| s.verify(repair)).await
     }
 
     pub async fn stats(&self) -> Result<StatsReport, StoreError> {
-        self.run(|s| s.stats()).await
+        self.run(&self.quick, |s| s.stats()).await
     }
 
     /// Cancel every transfer, wait for every running operation to return,
@@ -239,10 +256,12 @@ impl StoreService {
     /// fsynced its blocks) or given up before pinning anything.
     pub async fn close(self) {
         self.transfers.cancel_all();
-        if let Ok(all) = self.slots.acquire_many(MAX_OPS).await {
-            all.forget();
+        for (pool, n) in [(&self.long, MAX_LONG_OPS), (&self.quick, MAX_QUICK_OPS)] {
+            if let Ok(all) = pool.acquire_many(n).await {
+                all.forget();
+            }
+            pool.close();
         }
-        self.slots.close();
         tracing::info!("store closed");
     }
 }
@@ -252,18 +271,31 @@ struct PieceWriter {
     tx: mpsc::Sender<CatPiece>,
     buf: Vec<u8>,
     transfer: Arc<Transfer>,
+    rt: tokio::runtime::Handle,
 }
 
 impl PieceWriter {
+    /// Wait for room in the channel, unless the transfer is cancelled (a
+    /// reader that stalls must not hold the worker, and shutdown, forever).
+    fn deliver(&self, piece: CatPiece) -> io::Result<()> {
+        let token = self.transfer.cancelled_token();
+        self.rt.block_on(async {
+            tokio::select! {
+                r = self.tx.send(piece) => r.map_err(|_| {
+                    io::Error::new(io::ErrorKind::BrokenPipe, "the reader went away")
+                }),
+                _ = token.cancelled() => Err(io::Error::other("cancelled")),
+            }
+        })
+    }
+
     fn send(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
         let piece = std::mem::replace(&mut self.buf, Vec::with_capacity(CAT_PIECE));
         let n = piece.len() as u64;
-        self.tx
-            .blocking_send(CatPiece::Data(Bytes::from(piece)))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the reader went away"))?;
+        self.deliver(CatPiece::Data(Bytes::from(piece)))?;
         self.transfer.add_done(n);
         Ok(())
     }

@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::api::store_types::{TransferKind, TransferView};
 
 /// One transfer's live state.
@@ -26,6 +28,8 @@ pub struct Transfer {
     done: AtomicU64,
     total: AtomicU64,
     cancel: AtomicBool,
+    /// The same cancellation, for a worker waiting on a channel.
+    token: CancellationToken,
     started: Instant,
 }
 
@@ -45,6 +49,12 @@ impl Transfer {
 
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
+        self.token.cancel();
+    }
+
+    /// Completes once the transfer is cancelled.
+    pub fn cancelled_token(&self) -> &CancellationToken {
+        &self.token
     }
 
     pub fn total(&self) -> u64 {
@@ -97,6 +107,10 @@ impl Transfers {
     pub fn start(&self, kind: TransferKind, name: String) -> TransferGuard {
         let mut reg = self.lock();
         reg.next += 1;
+        let token = CancellationToken::new();
+        if reg.closed {
+            token.cancel();
+        }
         let t = Arc::new(Transfer {
             id: reg.next,
             kind,
@@ -104,6 +118,7 @@ impl Transfers {
             done: AtomicU64::new(0),
             total: AtomicU64::new(0),
             cancel: AtomicBool::new(reg.closed),
+            token,
             started: Instant::now(),
         });
         reg.live.insert(t.id, t.clone());

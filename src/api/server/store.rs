@@ -103,8 +103,8 @@ async fn get_file(
 
 /// Streams the bytes: the status is sent once the first piece (or the
 /// first error) is known, so errors before any byte keep their kind; an
-/// error after that aborts the body, which the client reports as a broken
-/// stream.
+/// error after that, or a stream that stops without its `End`, aborts the
+/// body, which the client reports as a broken stream.
 async fn cat(
     State(state): State<ApiState>,
     q: Result<Query<CatQuery>, QueryRejection>,
@@ -115,23 +115,29 @@ async fn cat(
         .cat(&q.cap, q.range.as_deref())
         .await
         .map_err(store_err)?;
-    let first = match stream.pieces.recv().await {
+    let (first, rest) = match stream.pieces.recv().await {
         Some(CatPiece::Failed(e)) => return Err(store_err(e)),
-        Some(CatPiece::Data(b)) => Some(b),
-        None => None,
+        Some(CatPiece::Data(b)) => (b, Some(stream)),
+        // Nothing to send (an empty file or range): done already.
+        Some(CatPiece::End) => (axum::body::Bytes::new(), None),
+        None => return Err(store_err(StoreError::Cancelled)),
     };
-    let body = futures::stream::unfold((first, Some(stream)), |(first, stream)| async move {
+    let body = futures::stream::unfold((Some(first), rest), |(first, stream)| async move {
         if let Some(b) = first {
             return Some((Ok(b), (None, stream)));
         }
         let mut s = stream?;
         match s.pieces.recv().await {
             Some(CatPiece::Data(b)) => Some((Ok(b), (None, Some(s)))),
+            Some(CatPiece::End) => None,
             Some(CatPiece::Failed(e)) => {
                 tracing::warn!(error = %chain(&e), "cat failed mid-stream");
                 Some((Err(std::io::Error::other(chain(&e))), (None, None)))
             }
-            None => None,
+            None => Some((
+                Err(std::io::Error::other("the read stopped before the end")),
+                (None, None),
+            )),
         }
     });
     Ok((
