@@ -416,6 +416,54 @@ fn damage_through_the_daemon_is_repaired_or_named_with_the_integrity_code() {
     assert!(daemon.terminate().success());
 }
 
+/// Mount a small tmpfs (needs root); `None` where that is not allowed.
+fn small_tmpfs(dir: &Path, size: &str) -> Option<Unmount> {
+    fs::create_dir_all(dir).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    ok.then(|| Unmount(dir.to_owned()))
+}
+
+struct Unmount(std::path::PathBuf);
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_through_the_daemon_is_exit_code_5_and_the_store_stays_consistent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("small");
+    let Some(_unmount) = small_tmpfs(&mnt, "6m") else {
+        // Not root or no tmpfs here: ENOSPC cannot be provoked honestly.
+        eprintln!("SKIPPED: cannot mount a tmpfs (not root?)");
+        return;
+    };
+    let dd = mnt.join("dd");
+    let small = tmp.path().join("small.bin");
+    fs::write(&small, common::pseudo_random(200_000, 71)).unwrap();
+    let big = tmp.path().join("big.bin");
+    fs::write(&big, common::pseudo_random(8_000_000, 72)).unwrap();
+    let daemon = Daemon::start(&dd, &[]);
+    let small_cap = json(&cairn(&dd, &["--json", "add", small.to_str().unwrap()]))[0]["cap"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let o = cairn(&dd, &["add", big.to_str().unwrap()]);
+    assert_eq!(code(&o), 5, "{}", stderr(&o));
+    assert!(stderr(&o).contains("disk full"), "{}", stderr(&o));
+    let v = cairn(&dd, &["verify"]);
+    assert_eq!(code(&v), 0, "{}", String::from_utf8_lossy(&v.stdout));
+    assert!(cairn(&dd, &["cat", &small_cap]).stdout == common::pseudo_random(200_000, 71));
+    assert_eq!(json(&cairn(&dd, &["--json", "stats"]))["roots"], 1);
+    assert!(daemon.terminate().success());
+}
+
 #[test]
 fn a_daemon_that_cannot_open_its_store_says_so() {
     let tmp = tempfile::tempdir().unwrap();

@@ -87,6 +87,12 @@ impl StoreService {
         }
     }
 
+    /// The store handle itself, for the daemon's other services (the block
+    /// exchange serves and stores blocks through the same single owner).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub fn transfers(&self) -> &Transfers {
         &self.transfers
     }
