@@ -311,6 +311,11 @@ async fn with_progress<T>(
     // Registered before the request is first polled, so a Ctrl-C once the
     // transfer runs always reaches this handler.
     let mut interrupt = signal(SignalKind::interrupt()).ok();
+    // Drawn from the first report on, so it never shows an empty 0/0 bar.
+    let mut shown = false;
+    if let Some(bar) = bar {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
     tokio::pin!(work);
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
     loop {
@@ -327,6 +332,10 @@ async fn with_progress<T>(
                 {
                     bar.set_length(t.total);
                     bar.set_position(t.done);
+                    if !shown && t.total > 0 {
+                        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                        shown = true;
+                    }
                 }
             }
         }
