@@ -5,6 +5,8 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
+mod store;
+
 use super::ADDR_FILE;
 use super::token::{Token, TokenError};
 use super::types::{ApiError, ApiErrorKind};
@@ -23,6 +25,10 @@ pub enum ClientError {
     Http(#[from] reqwest::Error),
     #[error("{}", .0.message)]
     Api(ApiError),
+    #[error("the daemon's answer broke off: {0}")]
+    Interrupted(#[source] reqwest::Error),
+    #[error("cannot write the output: {0}")]
+    Output(#[source] std::io::Error),
 }
 
 impl ClientError {

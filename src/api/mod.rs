@@ -9,6 +9,7 @@
 pub mod client;
 pub mod server;
 pub mod snapshot;
+pub mod store_types;
 pub mod token;
 pub mod types;
 

@@ -12,6 +12,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tokio_util::sync::CancellationToken;
 
+mod store;
+
 use super::token::Token;
 use super::types::{ApiError, ApiErrorKind, Status};
 
@@ -30,6 +32,8 @@ pub struct NodeInfo {
 pub struct ApiState {
     token: Token,
     node: Arc<NodeInfo>,
+    /// The daemon's store, when it runs one (the store routes need it).
+    store: Option<crate::node::store_service::StoreService>,
 }
 
 impl ApiState {
@@ -37,7 +41,14 @@ impl ApiState {
         ApiState {
             token,
             node: Arc::new(node),
+            store: None,
         }
+    }
+
+    /// Serve the store routes from this store.
+    pub fn with_store(mut self, store: crate::node::store_service::StoreService) -> ApiState {
+        self.store = Some(store);
+        self
     }
 }
 
@@ -68,6 +79,7 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServeErro
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/status", get(status))
+        .merge(store::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)
@@ -95,6 +107,7 @@ impl ErrorResponse {
             ApiErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
             ApiErrorKind::NoSpace => StatusCode::INSUFFICIENT_STORAGE,
             ApiErrorKind::Integrity => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiErrorKind::Cancelled => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ErrorResponse(

@@ -35,4 +35,8 @@ pub enum ApiErrorKind {
     NoSpace,
     Integrity,
     Internal,
+    /// The operation was cancelled (through the API, or by shutdown).
+    Cancelled,
+    /// The operation failed for a reason with no more specific kind.
+    Failed,
 }

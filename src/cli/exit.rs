@@ -67,6 +67,10 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
             Some(ApiErrorKind::InvalidInput) => Code::InvalidInput,
             Some(ApiErrorKind::NoSpace) => Code::NoSpace,
             Some(ApiErrorKind::Integrity) => Code::Integrity,
+            Some(ApiErrorKind::Cancelled | ApiErrorKind::Failed) => Code::Failure,
+            None if matches!(e, ClientError::Output(_) | ClientError::Interrupted(_)) => {
+                Code::Failure
+            }
             _ => Code::Daemon,
         });
     }

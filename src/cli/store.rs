@@ -1,12 +1,16 @@
 //! The store's commands: `add`, `get`, `cat`, `ls`, `rm`, `gc`, `verify`,
-//! `stats`. Each one opens the store, calls one library function in
-//! `cairn::store`, and prints the report it returns; nothing here decides
-//! anything, so the daemon's API can call the same functions.
+//! `stats`. When a daemon answers for the data directory, each one is a
+//! request to its local API (the daemon owns the store and runs the same
+//! library function); otherwise it opens the store itself and calls that
+//! function in `cairn::store`. Either way it prints the same report type,
+//! so the output and the exit codes do not depend on which path ran.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use cairn::api::client::ApiClient;
+use cairn::api::store_types::{AddRequest, TransferKind};
 use clap::{Args, Subcommand};
 
 use cairn::datadir::DataDir;
@@ -62,6 +66,36 @@ pub enum StoreCommand {
     Stats,
 }
 
+/// Where the work runs: in this process, or in the data directory's daemon.
+enum Via<'d> {
+    Local(&'d DataDir),
+    Daemon(ApiClient, tokio::runtime::Runtime),
+}
+
+impl Via<'_> {
+    /// The daemon when one answers for `dd`; else this process. A stale
+    /// `api.addr` (a daemon killed without cleaning up) falls back to local.
+    fn pick(dd: &DataDir) -> Result<Via<'_>> {
+        let Ok(client) = ApiClient::for_data_dir(dd.root()) else {
+            return Ok(Via::Local(dd));
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let answers = rt.block_on(async {
+            tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                client.get::<cairn::api::types::Status>("/v1/status"),
+            )
+            .await
+        });
+        match answers {
+            Ok(Ok(_)) => Ok(Via::Daemon(client, rt)),
+            _ => Ok(Via::Local(dd)),
+        }
+    }
+}
+
 fn open(dd: &DataDir) -> Result<Store> {
     Ok(Store::open_datadir(dd)?)
 }
@@ -70,29 +104,78 @@ fn parse_cap(s: &str) -> Result<Cap> {
     Ok(s.parse::<Cap>().map_err(StoreError::from)?)
 }
 
+/// A path the daemon can use: relative paths resolved against our cwd.
+fn absolute(p: &std::path::Path) -> Result<PathBuf> {
+    std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))
+}
+
 pub fn run(dd: &DataDir, out: Output, cmd: StoreCommand) -> Result<()> {
+    let via = Via::pick(dd)?;
     match cmd {
-        StoreCommand::Add(a) => add(dd, out, a),
+        StoreCommand::Add(a) => add(&via, out, a),
         StoreCommand::Get { cap, output } => {
-            let cap = parse_cap(&cap)?;
-            let rep = open(dd)?.get(&cap, &output)?;
+            let rep = match &via {
+                Via::Local(dd) => {
+                    let cap = parse_cap(&cap)?;
+                    let store = open(dd)?;
+                    match progress_bar(out)? {
+                        None => store.get(&cap, &output)?,
+                        Some(bar) => {
+                            bar.set_length(store.size_of(&cap)?);
+                            let rep = store.get_watched(&cap, &output, &mut |done| {
+                                bar.set_position(done);
+                                true
+                            });
+                            bar.finish_and_clear();
+                            rep?
+                        }
+                    }
+                }
+                Via::Daemon(c, rt) => {
+                    let output = absolute(&output)?;
+                    let bar = progress_bar(out)?;
+                    let name = output.display().to_string();
+                    let rep = rt.block_on(with_progress(
+                        c,
+                        bar.as_ref(),
+                        TransferKind::Get,
+                        &name,
+                        c.store_get(&cap, &output),
+                    ));
+                    if let Some(b) = &bar {
+                        b.finish_and_clear();
+                    }
+                    rep?
+                }
+            };
             out.print(&rep, |r| {
                 format!("restored {} ({} files, {} bytes)", r.path, r.files, r.bytes)
             });
             Ok(())
         }
         StoreCommand::Cat { cap, range } => {
-            let cap = parse_cap(&cap)?;
-            let range = range.map(|r| r.parse::<ByteRange>()).transpose()?;
-            let store = open(dd)?;
             let stdout = std::io::stdout();
             let mut lock = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-            store.cat(&cap, range, &mut lock)?;
+            match &via {
+                Via::Local(dd) => {
+                    let cap = parse_cap(&cap)?;
+                    let range = range.map(|r| r.parse::<ByteRange>()).transpose()?;
+                    open(dd)?.cat(&cap, range, &mut lock)?;
+                }
+                Via::Daemon(c, rt) => {
+                    rt.block_on(c.cat(&cap, range.as_deref(), &mut lock))?;
+                }
+            }
             Ok(())
         }
         StoreCommand::Ls { cap } => {
-            let cap = cap.as_deref().map(parse_cap).transpose()?;
-            let rep = open(dd)?.ls(cap.as_ref())?;
+            let rep = match &via {
+                Via::Local(dd) => {
+                    let cap = cap.as_deref().map(parse_cap).transpose()?;
+                    open(dd)?.ls(cap.as_ref())?
+                }
+                Via::Daemon(c, rt) => rt.block_on(c.ls(cap.as_deref()))?,
+            };
             out.print(&rep, |r| {
                 r.entries
                     .iter()
@@ -108,13 +191,18 @@ pub fn run(dd: &DataDir, out: Output, cmd: StoreCommand) -> Result<()> {
             Ok(())
         }
         StoreCommand::Rm { cap } => {
-            let cap = parse_cap(&cap)?;
-            let rep = open(dd)?.rm(&cap)?;
+            let rep = match &via {
+                Via::Local(dd) => open(dd)?.rm(&parse_cap(&cap)?)?,
+                Via::Daemon(c, rt) => rt.block_on(c.rm(&cap))?,
+            };
             out.print(&rep, |r| format!("unpinned {}", r.unpinned));
             Ok(())
         }
         StoreCommand::Gc => {
-            let rep = open(dd)?.gc()?;
+            let rep = match &via {
+                Via::Local(dd) => open(dd)?.gc()?,
+                Via::Daemon(c, rt) => rt.block_on(c.gc())?,
+            };
             out.print(&rep, |r| {
                 format!(
                     "removed {} blocks ({} bytes), deleted {} packs ({} bytes on disk); {} blocks live",
@@ -124,7 +212,10 @@ pub fn run(dd: &DataDir, out: Output, cmd: StoreCommand) -> Result<()> {
             Ok(())
         }
         StoreCommand::Verify { repair } => {
-            let rep = open(dd)?.verify(repair)?;
+            let rep = match &via {
+                Via::Local(dd) => open(dd)?.verify(repair)?,
+                Via::Daemon(c, rt) => rt.block_on(c.verify(repair))?,
+            };
             out.print(&rep, |r| {
                 let mut s = format!(
                     "checked {} blocks ({} bytes), {} manifests, {} chunks\n",
@@ -159,7 +250,10 @@ pub fn run(dd: &DataDir, out: Output, cmd: StoreCommand) -> Result<()> {
             Ok(())
         }
         StoreCommand::Stats => {
-            let rep = open(dd)?.stats()?;
+            let rep = match &via {
+                Via::Local(dd) => open(dd)?.stats()?,
+                Via::Daemon(c, rt) => rt.block_on(c.store_stats())?,
+            };
             out.print(&rep, |r| {
                 let mut s = format!("store {}\nroots {}\n", r.dir, r.roots);
                 for c in &r.classes {
@@ -186,34 +280,139 @@ pub fn run(dd: &DataDir, out: Output, cmd: StoreCommand) -> Result<()> {
     }
 }
 
-fn add(dd: &DataDir, out: Output, a: AddArgs) -> Result<()> {
-    let redundancy = match (a.redundancy, a.copies) {
-        (Some(r), _) => Some(r),
-        (None, Some(n)) => {
-            Some(Redundancy::copies(n).map_err(|e| StoreError::InvalidInput(e.to_string()))?)
+/// A progress bar on stderr when it is a terminal (and not with `--json`).
+fn progress_bar(out: Output) -> Result<Option<indicatif::ProgressBar>> {
+    if !std::io::stderr().is_terminal() || out.json {
+        return Ok(None);
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+        )
+        .context("progress style")?,
+    );
+    Ok(Some(bar))
+}
+
+/// Await `work` (a request to the daemon). Meanwhile, with a bar, show
+/// the progress of the daemon's transfer of this kind and name (the newest
+/// such); and on Ctrl-C, cancel that transfer (the daemon does not notice a
+/// client that just goes away while an add or get runs), then wait for the
+/// daemon's answer, which says it was cancelled.
+async fn with_progress<T>(
+    client: &ApiClient,
+    bar: Option<&indicatif::ProgressBar>,
+    kind: TransferKind,
+    name: &str,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    use tokio::signal::unix::{SignalKind, signal};
+    // Registered before the request is first polled, so a Ctrl-C once the
+    // transfer runs always reaches this handler.
+    let mut interrupt = signal(SignalKind::interrupt()).ok();
+    // Drawn from the first report on, so it never shows an empty 0/0 bar.
+    let mut shown = false;
+    if let Some(bar) = bar {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+    loop {
+        tokio::select! {
+            r = &mut work => return r,
+            Some(()) = async { interrupt.as_mut()?.recv().await } => {
+                // One cancel; a second Ctrl-C is not caught again.
+                interrupt = None;
+                cancel_ours(client, kind, name).await;
+            }
+            _ = tick.tick(), if bar.is_some() => {
+                if let Some(bar) = bar
+                    && let Some(t) = find_ours(client, kind, name).await
+                {
+                    bar.set_length(t.total);
+                    bar.set_position(t.done);
+                    if !shown && t.total > 0 {
+                        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                        shown = true;
+                    }
+                }
+            }
         }
-        (None, None) => None,
-    };
-    let store = open(dd)?;
-    let bar = if std::io::stderr().is_terminal() && !out.json {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
-            )
-            .context("progress style")?,
-        );
-        Some(bar)
-    } else {
-        None
-    };
-    let mut progress = |p: &cairn::store::Progress| {
-        if let Some(b) = &bar {
-            b.set_length(p.bytes_total);
-            b.set_position(p.bytes_done);
+    }
+}
+
+/// The newest running transfer of this kind and name.
+async fn find_ours(
+    client: &ApiClient,
+    kind: TransferKind,
+    name: &str,
+) -> Option<cairn::api::store_types::TransferView> {
+    let ts = client.transfers().await.ok()?;
+    ts.into_iter()
+        .rev()
+        .find(|t| t.kind == kind && t.name == name)
+}
+
+/// Cancel our transfer, waiting (bounded) for the daemon to list it.
+async fn cancel_ours(client: &ApiClient, kind: TransferKind, name: &str) {
+    for _ in 0..50 {
+        if let Some(t) = find_ours(client, kind, name).await {
+            let _ = client.cancel_transfer(t.id).await;
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+fn add(via: &Via<'_>, out: Output, a: AddArgs) -> Result<()> {
+    let bar = progress_bar(out)?;
+    let res = match via {
+        Via::Local(dd) => {
+            let redundancy = match (a.redundancy, a.copies) {
+                (Some(r), _) => Some(r),
+                (None, Some(n)) => Some(
+                    Redundancy::copies(n).map_err(|e| StoreError::InvalidInput(e.to_string()))?,
+                ),
+                (None, None) => None,
+            };
+            let store = open(dd)?;
+            let mut progress = |p: &cairn::store::Progress| {
+                if let Some(b) = &bar {
+                    b.set_length(p.bytes_total);
+                    b.set_position(p.bytes_done);
+                }
+            };
+            store
+                .add(&a.paths, &AddOptions { redundancy }, &mut progress)
+                .map_err(anyhow::Error::from)
+        }
+        Via::Daemon(c, rt) => {
+            let paths = a
+                .paths
+                .iter()
+                .map(|p| absolute(p))
+                .collect::<Result<Vec<_>>>()?;
+            let name = match paths.as_slice() {
+                [one] => one.display().to_string(),
+                [first, rest @ ..] => format!("{} (+{} more)", first.display(), rest.len()),
+                [] => String::new(),
+            };
+            let req = AddRequest {
+                paths,
+                redundancy: a.redundancy.map(|r| r.to_string()),
+                copies: a.copies,
+            };
+            rt.block_on(with_progress(
+                c,
+                bar.as_ref(),
+                TransferKind::Add,
+                &name,
+                c.add(&req),
+            ))
+            .map_err(anyhow::Error::from)
         }
     };
-    let res = store.add(&a.paths, &AddOptions { redundancy }, &mut progress);
     if let Some(b) = &bar {
         b.finish_and_clear();
     }

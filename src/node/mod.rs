@@ -19,7 +19,13 @@ use crate::api::server::{self as api_server, ApiState, NodeInfo};
 use crate::api::token::Token;
 use crate::config::Config;
 use crate::datadir::{DataDir, DataDirError};
+use crate::store::{Store, StoreError};
 use crate::ticket::Ticket;
+
+pub mod store_service;
+pub mod transfers;
+
+use store_service::StoreService;
 
 /// Where the daemon listens; `None` takes the value from config.toml.
 #[derive(Debug, Clone, Default)]
@@ -61,6 +67,8 @@ pub enum NodeError {
     Api(#[from] api_server::ServeError),
     #[error(transparent)]
     Token(#[from] crate::api::token::TokenError),
+    #[error("cannot open the store")]
+    Store(#[source] StoreError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
@@ -106,6 +114,14 @@ pub async fn run(
         secret: None,
     };
 
+    // The daemon is the store's one owner while it runs: CLI commands reach
+    // it through the API instead of waiting on the database lock.
+    let store_dd = dd.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open_datadir(&store_dd))
+        .await
+        .map_err(|e| NodeError::Store(StoreError::Db(format!("store task failed: {e}"))))?
+        .map_err(NodeError::Store)?;
+    let store = StoreService::new(store);
     let token = Token::load_or_create(dd.root())?;
     let api_listener = api_server::bind(opts.api_listen.unwrap_or(config.api.listen)).await?;
     let api_addr = api_listener
@@ -123,7 +139,8 @@ pub async fn run(
             data_dir: dd.root().display().to_string(),
             started: Instant::now(),
         },
-    );
+    )
+    .with_store(store.clone());
     write_addr_file(dd, api_addr)?;
 
     // Services register their protocols here as they are added.
@@ -146,10 +163,13 @@ pub async fn run(
 
     shutdown.cancelled().await;
     info!("shutting down");
+    // Stop the transfers first, so the API's in-flight requests can end.
+    store.transfers().cancel_all();
     for ep in &endpoints {
         ep.close().await;
     }
     while tasks.join_next().await.is_some() {}
+    store.close().await;
     let _ = std::fs::remove_file(dd.path(crate::api::ADDR_FILE));
     info!("stopped");
     Ok(())

@@ -17,6 +17,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use fastcdc::v2020::StreamCDC;
@@ -57,7 +58,7 @@ pub struct Progress {
 }
 
 /// The result of adding one path.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct AddReport {
     pub path: String,
     pub cap: Cap,
@@ -441,6 +442,17 @@ struct Walk<'a> {
     chunks: u64,
     skipped: Vec<String>,
     progress: &'a mut dyn FnMut(&Progress),
+    /// Set by another thread to stop the add before its root is pinned.
+    cancel: &'a AtomicBool,
+}
+
+impl Walk<'_> {
+    fn check_cancel(&self) -> Result<(), StoreError> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(StoreError::Cancelled);
+        }
+        Ok(())
+    }
 }
 
 fn open_err(path: &Path, e: io::Error) -> StoreError {
@@ -479,6 +491,21 @@ impl Store {
         opts: &AddOptions,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<Vec<AddReport>, StoreError> {
+        self.add_cancellable(paths, opts, progress, &AtomicBool::new(false))
+    }
+
+    /// `add`, stoppable from another thread: once `cancel` is set, the path
+    /// being added fails with [`StoreError::Cancelled`] at its next chunk or
+    /// directory entry, before its root is pinned, so nothing of it stays
+    /// reachable and the next gc reclaims the blocks it wrote. Paths that
+    /// finished before the cancel stay pinned.
+    pub fn add_cancellable(
+        &self,
+        paths: &[PathBuf],
+        opts: &AddOptions,
+        progress: &mut dyn FnMut(&Progress),
+        cancel: &AtomicBool,
+    ) -> Result<Vec<AddReport>, StoreError> {
         let r = match opts.redundancy {
             Some(r) => r,
             None => self
@@ -496,7 +523,7 @@ impl Store {
         let mut done = 0;
         let mut reports = Vec::with_capacity(paths.len());
         for p in paths {
-            let rep = self.add_one(p, r, &mut done, total, progress)?;
+            let rep = self.add_one(p, r, &mut done, total, progress, cancel)?;
             reports.push(rep);
         }
         Ok(reports)
@@ -530,6 +557,7 @@ impl Store {
         done: &mut u64,
         total: u64,
         progress: &mut dyn FnMut(&Progress),
+        cancel: &AtomicBool,
     ) -> Result<AddReport, StoreError> {
         let started = Instant::now();
         let mut w = Writer::new(self, Class::Own)?;
@@ -542,6 +570,7 @@ impl Store {
             chunks: 0,
             skipped: Vec::new(),
             progress,
+            cancel,
         };
         let (cap, size, _) = self.add_path(&mut w, path, &mut walk)?;
         let name = path
@@ -601,6 +630,7 @@ impl Store {
         let mut entries = Vec::with_capacity(names.len());
         let mut size = 0;
         for (name, child) in names {
+            walk.check_cancel()?;
             let cmd = std::fs::symlink_metadata(&child).map_err(|e| open_err(&child, e))?;
             if !cmd.is_file() && !cmd.is_dir() {
                 walk.skipped.push(child.display().to_string());
@@ -651,6 +681,7 @@ impl Store {
             PIPELINE_DEPTH,
             |item| item.map(|plain| seal_chunk(&conv, cipher, r, plain)),
             |item| -> Result<(), StoreError> {
+                walk.check_cancel()?;
                 let sealed = item.map_err(|e| open_err(path, e.into()))?;
                 let len = sealed.len as u64;
                 chunks.push(w.put_chunk(sealed)?);

@@ -45,6 +45,16 @@ impl Serialize for BlockId {
     }
 }
 
+/// From the hex text form (as in reports read back from the local API).
+impl<'de> serde::Deserialize<'de> for BlockId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<BlockId, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let mut id = [0u8; 32];
+        hex::decode_to_slice(s.as_bytes(), &mut id).map_err(serde::de::Error::custom)?;
+        Ok(BlockId(id))
+    }
+}
+
 /// Why a block is kept, which decides when it may go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -24,7 +24,7 @@ pub const CAP_LEN: usize = 70;
 pub const CAP_PREFIX: &str = "cairn:";
 
 /// What a cap points at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     File,
@@ -143,6 +143,15 @@ impl FromStr for Cap {
 impl Serialize for Cap {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+/// From the text form, so reports that carry caps (the local API's answers)
+/// read back into the same types.
+impl<'de> serde::Deserialize<'de> for Cap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Cap, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -22,7 +22,7 @@ use super::read::Body;
 use super::{Store, StoreError};
 
 /// What `gc` did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct GcReport {
     pub roots: u64,
     pub live_blocks: u64,

@@ -88,6 +88,8 @@ pub enum StoreError {
     NotFound(String),
     #[error("damaged: {0}")]
     Integrity(String),
+    #[error("cancelled before it finished")]
+    Cancelled,
     #[error("the store is in use by another cairn process (waited {0:?})")]
     Busy(Duration),
     #[error("store database: {0}")]
@@ -441,7 +443,7 @@ impl Store {
 }
 
 /// What `cairn stats` shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct StatsReport {
     pub dir: String,
     pub roots: u64,
@@ -453,7 +455,7 @@ pub struct StatsReport {
     pub garbage_bytes: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ClassStats {
     pub class: Class,
     pub blocks: u64,

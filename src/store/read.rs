@@ -51,7 +51,7 @@ impl FromStr for ByteRange {
 }
 
 /// One line of `ls`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct LsEntry {
     pub name: String,
     pub kind: Kind,
@@ -62,13 +62,13 @@ pub struct LsEntry {
 }
 
 /// What `ls` shows: the pinned roots, or a directory's entries.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct LsReport {
     pub entries: Vec<LsEntry>,
 }
 
 /// What `get` restored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct GetReport {
     pub path: String,
     pub files: u64,
@@ -212,9 +212,30 @@ impl Store {
         Ok(written)
     }
 
+    /// Plaintext bytes under a cap: a file's size, or a tree's total.
+    pub fn size_of(&self, cap: &Cap) -> Result<u64, StoreError> {
+        Ok(match self.open_body(cap)? {
+            Body::File(f) => f.size,
+            Body::Dir(d) => d.entries.iter().map(|e| e.size).sum(),
+        })
+    }
+
     /// Restore a cap to `dest` (a file, or a directory tree), with modes and
     /// mtimes. `dest` must not exist.
     pub fn get(&self, cap: &Cap, dest: &Path) -> Result<GetReport, StoreError> {
+        self.get_watched(cap, dest, &mut |_| true)
+    }
+
+    /// `get`, watched: `watch` is told the bytes restored so far as they
+    /// are written, and stops the restore with [`StoreError::Cancelled`] by
+    /// answering false (the file being written is removed; directories
+    /// already restored stay).
+    pub fn get_watched(
+        &self,
+        cap: &Cap,
+        dest: &Path,
+        watch: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<GetReport, StoreError> {
         if fs::symlink_metadata(dest).is_ok() {
             return Err(StoreError::InvalidInput(format!(
                 "{} already exists",
@@ -227,11 +248,17 @@ impl Store {
             dirs: 0,
             bytes: 0,
         };
-        self.get_into(cap, dest, &mut rep)?;
+        self.get_into(cap, dest, &mut rep, watch)?;
         Ok(rep)
     }
 
-    fn get_into(&self, cap: &Cap, dest: &Path, rep: &mut GetReport) -> Result<(), StoreError> {
+    fn get_into(
+        &self,
+        cap: &Cap,
+        dest: &Path,
+        rep: &mut GetReport,
+        watch: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<(), StoreError> {
         match self.open_body(cap)? {
             Body::File(f) => {
                 let tmp = dest.with_file_name(format!(
@@ -240,17 +267,23 @@ impl Store {
                         .map(|n| n.to_string_lossy())
                         .unwrap_or_default()
                 ));
-                let mut out = io::BufWriter::with_capacity(
-                    1 << 20,
-                    fs::File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?,
-                );
+                let mut out = Watched {
+                    inner: io::BufWriter::with_capacity(
+                        1 << 20,
+                        fs::File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?,
+                    ),
+                    done: rep.bytes,
+                    watch,
+                    stopped: false,
+                };
                 let res = self.cat(cap, None, &mut out);
+                let stopped = out.stopped;
                 drop(out);
                 let n = match res {
                     Ok(n) => n,
                     Err(e) => {
                         let _ = fs::remove_file(&tmp);
-                        return Err(e);
+                        return Err(if stopped { StoreError::Cancelled } else { e });
                     }
                 };
                 fs::rename(&tmp, dest).map_err(|e| StoreError::io(dest, e))?;
@@ -262,7 +295,7 @@ impl Store {
                 fs::create_dir(dest).map_err(|e| StoreError::io(dest, e))?;
                 for e in &d.entries {
                     let child = dest.join(std::ffi::OsStr::from_bytes(&e.name));
-                    self.get_into(&e.cap, &child, rep)?;
+                    self.get_into(&e.cap, &child, rep, watch)?;
                 }
                 set_meta(dest, &d.meta)?;
                 rep.dirs += 1;
@@ -346,8 +379,33 @@ impl Store {
     }
 }
 
+/// A writer that reports its progress and can be stopped by its watcher.
+struct Watched<'w, W: Write> {
+    inner: W,
+    done: u64,
+    watch: &'w mut dyn FnMut(u64) -> bool,
+    stopped: bool,
+}
+
+impl<W: Write> Write for Watched<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !(self.watch)(self.done) {
+            self.stopped = true;
+            return Err(io::Error::other("cancelled"));
+        }
+        let n = self.inner.write(buf)?;
+        self.done += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (self.watch)(self.done);
+        self.inner.flush()
+    }
+}
+
 /// What `rm` did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RmReport {
     pub unpinned: Cap,
 }

@@ -23,7 +23,7 @@ use super::read::Body;
 use super::{Store, StoreError};
 
 /// What `verify` found and did.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
 pub struct VerifyReport {
     pub blocks_checked: u64,
     pub bytes_checked: u64,
