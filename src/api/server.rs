@@ -30,6 +30,7 @@ pub struct NodeInfo {
 pub struct ApiState {
     token: Token,
     node: Arc<NodeInfo>,
+    snapshots: Option<tokio::sync::watch::Receiver<super::snapshot::Snapshot>>,
 }
 
 impl ApiState {
@@ -37,7 +38,22 @@ impl ApiState {
         ApiState {
             token,
             node: Arc::new(node),
+            snapshots: None,
         }
+    }
+
+    /// Serve the node's snapshots (see [`super::feed`]).
+    pub fn with_snapshots(
+        mut self,
+        rx: tokio::sync::watch::Receiver<super::snapshot::Snapshot>,
+    ) -> ApiState {
+        self.snapshots = Some(rx);
+        self
+    }
+
+    /// The node's snapshot feed, when it publishes one.
+    pub fn snapshots(&self) -> Option<tokio::sync::watch::Receiver<super::snapshot::Snapshot>> {
+        self.snapshots.clone()
     }
 }
 
@@ -68,6 +84,7 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServeErro
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/status", get(status))
+        .merge(super::feed::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)

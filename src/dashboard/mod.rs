@@ -22,6 +22,7 @@ pub mod fmt;
 pub mod form;
 pub mod input;
 pub mod qr;
+pub mod remote;
 pub mod runtime;
 pub mod sample;
 pub mod tabs;

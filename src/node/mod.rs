@@ -21,6 +21,9 @@ use crate::config::Config;
 use crate::datadir::{DataDir, DataDirError};
 use crate::ticket::Ticket;
 
+pub mod logbuf;
+pub mod snapshot;
+
 /// Where the daemon listens; `None` takes the value from config.toml.
 #[derive(Debug, Clone, Default)]
 pub struct NodeOptions {
@@ -114,6 +117,24 @@ pub async fn run(
             path: "api listener".into(),
             source,
         })?;
+    let started = Instant::now();
+    let (snap_tx, snap_rx) = tokio::sync::watch::channel(crate::api::snapshot::Snapshot::default());
+    let snapshot_sources = snapshot::Sources {
+        node: crate::api::snapshot::NodeSummary {
+            node_id: node_id.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            addresses: ticket.addrs.iter().map(|a| a.to_string()).collect(),
+            ticket: ticket.to_string(),
+            uptime_secs: 0,
+            data_dir: dd.root().display().to_string(),
+        },
+        started,
+        endpoints: endpoints.clone(),
+        // The node-store helper sets this once the daemon owns the store.
+        store_stats: None,
+        logs: logbuf::LogBuf::global().clone(),
+        data_dir: dd.root().to_path_buf(),
+    };
     let api_state = ApiState::new(
         token,
         NodeInfo {
@@ -121,9 +142,10 @@ pub async fn run(
             listen: bound.clone(),
             ticket: ticket.to_string(),
             data_dir: dd.root().display().to_string(),
-            started: Instant::now(),
+            started,
         },
-    );
+    )
+    .with_snapshots(snap_rx);
     write_addr_file(dd, api_addr)?;
 
     // Services register their protocols here as they are added.
@@ -131,6 +153,7 @@ pub async fn run(
 
     let mut tasks = JoinSet::new();
     tasks.spawn(serve_api(api_listener, api_state, shutdown.clone()));
+    tasks.spawn(snapshot::run(snapshot_sources, snap_tx, shutdown.clone()));
     for ep in &endpoints {
         tasks.spawn(accept_loop(ep.clone(), router.clone(), shutdown.clone()));
     }
