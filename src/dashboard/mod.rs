@@ -19,6 +19,7 @@
 pub mod app;
 pub mod command;
 pub mod fmt;
+pub mod idle;
 pub mod form;
 pub mod input;
 pub mod qr;

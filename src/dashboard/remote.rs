@@ -41,6 +41,53 @@ impl Target {
     }
 }
 
+/// Why the dashboard could not attach or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AttachError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Dashboard(#[from] super::DashboardError),
+}
+
+/// Open the dashboard on the real terminal, attached to the node behind
+/// `target`, until the user quits or `stop` is cancelled.
+///
+/// The first snapshot is fetched before the terminal is taken over, so "no
+/// daemon" is a plain error on the normal screen. `initial` notices (e.g.
+/// from `cairn demo`'s setup) are shown once the dashboard is up.
+pub async fn attach(
+    target: Target,
+    initial: Vec<Notice>,
+    stop: CancellationToken,
+) -> Result<(), AttachError> {
+    let first = target.client()?.snapshot().await?;
+    let (snap_tx, snap_rx) = watch::channel(first);
+    let (act_tx, act_rx) = mpsc::channel::<Action>(16);
+    let (note_tx, note_rx) = mpsc::channel::<Notice>(16 + initial.len());
+    for n in initial {
+        let _ = note_tx.try_send(n);
+    }
+    let feed_stop = CancellationToken::new();
+    let feed = tokio::spawn(follow(
+        target.clone(),
+        snap_tx,
+        note_tx.clone(),
+        feed_stop.clone(),
+    ));
+    let dispatcher = tokio::spawn(dispatch_all(target, act_rx, note_tx));
+    let result = tokio::select! {
+        r = super::run(snap_rx, act_tx, note_rx) => r,
+        // Dropping the dashboard's future restores the terminal.
+        _ = stop.cancelled() => Ok(()),
+    };
+    feed_stop.cancel();
+    let _ = feed.await;
+    dispatcher.abort();
+    Ok(result?)
+}
+
 /// Follow the node's snapshot events until `stop`, reconnecting with
 /// backoff; tells the dashboard when the link drops and comes back.
 pub async fn follow(
