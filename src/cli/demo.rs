@@ -82,6 +82,17 @@ pub fn demo(n: usize) -> Result<()> {
     rt.block_on(async {
         let stop = CancellationToken::new();
         tokio::spawn(Signals::register()?.cancel_on_signal(stop.clone()));
+        // A closed terminal (tmux kill-session, ssh drop) also ends the demo cleanly.
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut hup = signal(SignalKind::hangup())?;
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                hup.recv().await;
+                stop.cancel();
+            });
+        }
 
         eprintln!("cairn demo: starting {n} nodes in {}", root.display());
         let mut nodes = Vec::with_capacity(n);

@@ -180,7 +180,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         ("cancel", _) => return Err(CommandError::Usage(USAGE_CANCEL)),
         // Commands whose operations later issues define: the node runs them
         // as its CLI would.
-        ("market" | "stream", _) => Action::Cli {
+        ("market" | "stream" | "status", _) => Action::Cli {
             args: words.clone(),
         },
         (other, _) => return Err(CommandError::Unknown(other.to_owned())),

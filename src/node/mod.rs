@@ -134,6 +134,8 @@ pub async fn run(
         store_stats: None,
         logs: logbuf::LogBuf::global().clone(),
         data_dir: dd.root().to_path_buf(),
+        // The peers, node-store and market services add theirs here.
+        extra: Vec::new(),
     };
     let api_state = ApiState::new(
         token,

@@ -44,6 +44,13 @@ pub const DISK_ALERT_FREE_PERCENT: u64 = 5;
 /// Reads the store's space use; `None` when it cannot be read right now.
 pub type StoreStatsFn = Arc<dyn Fn() -> Option<StatsReport> + Send + Sync>;
 
+/// Fills the parts of a snapshot other services own (the peer book's
+/// permissions and bans, the store's files and health, transfers, the
+/// market) into a blank snapshot; called off the async threads each
+/// gathering. See [`merge_extra`] for how it combines with the transport's
+/// view.
+pub type ExtraFn = Arc<dyn Fn(&mut Snapshot) + Send + Sync>;
+
 /// Where the snapshot task reads from.
 #[derive(Clone)]
 pub struct Sources {
@@ -58,6 +65,8 @@ pub struct Sources {
     pub logs: LogBuf,
     /// The data directory, for the disk's free and total size.
     pub data_dir: PathBuf,
+    /// Other services' contributions, applied in order.
+    pub extra: Vec<ExtraFn>,
 }
 
 /// One gathering of everything that changes, as plain data.
@@ -73,6 +82,8 @@ pub struct Inputs {
     pub disk: Option<(u64, u64)>,
     /// The log ring's version and, when it moved, its events.
     pub logs_version: u64,
+    /// What the [`ExtraFn`]s filled in, when there are any.
+    pub extra: Option<Snapshot>,
 }
 
 /// One connection as the builder needs it.
@@ -190,6 +201,9 @@ impl SnapshotBuilder {
             logs: self.logs.clone(),
             ..Snapshot::default()
         };
+        if let Some(extra) = inputs.extra {
+            merge_extra(&mut snap, extra);
+        }
         let key = content_key(&snap);
         if self.last_key.as_ref() == Some(&key) {
             return None;
@@ -238,6 +252,40 @@ impl SnapshotBuilder {
     }
 }
 
+/// Combine other services' part with the transport's view: files,
+/// transfers, market and credit are theirs; alerts are appended; a peer they
+/// know keeps its permissions, ban, credit and reputation from them and its
+/// live connection figures from the transport, and a known peer without a
+/// connection is listed as disconnected.
+pub fn merge_extra(snap: &mut Snapshot, extra: Snapshot) {
+    snap.files = extra.files;
+    snap.transfers = extra.transfers;
+    snap.market = extra.market;
+    snap.credit = extra.credit;
+    snap.space.stored_on_peers = extra.space.stored_on_peers;
+    snap.space.network_quota = extra.space.network_quota;
+    snap.alerts.extend(extra.alerts);
+    snap.alerts.sort_by(|a, b| b.severity.cmp(&a.severity));
+    for known in extra.peers {
+        match snap.peers.iter_mut().find(|p| p.node_id == known.node_id) {
+            Some(live) => {
+                live.permissions = known.permissions;
+                live.banned = known.banned;
+                live.credit = known.credit;
+                live.reputation = known.reputation;
+                if live.address.is_none() {
+                    live.address = known.address;
+                }
+            }
+            None => snap.peers.push(Peer {
+                connected: false,
+                ..known
+            }),
+        }
+    }
+    snap.peers.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+}
+
 fn push_bounded(v: &mut VecDeque<u64>, x: u64) {
     if v.len() == MAX_RATE_SAMPLES {
         v.pop_front();
@@ -253,6 +301,9 @@ fn content_key(s: &Snapshot) -> Snapshot {
     k.seq = 0;
     k.taken_at_ms = 0;
     k.node.uptime_secs /= 60;
+    // Other programs move the disk's free space all the time; a change
+    // shows only when it is at least 0.1% of the disk.
+    k.space.disk_free /= (s.space.disk_total / 1000).max(1);
     for p in &mut k.peers {
         p.since_rotation_secs = None;
     }
@@ -410,10 +461,19 @@ async fn gather(sources: &Sources) -> Inputs {
     // Store and filesystem reads may touch the disk: off the async threads.
     let store_stats = sources.store_stats.clone();
     let dir = sources.data_dir.clone();
-    let (store, disk) =
-        tokio::task::spawn_blocking(move || (store_stats.and_then(|f| f()), disk_space(&dir)))
-            .await
-            .unwrap_or((None, None));
+    let extra_fns = sources.extra.clone();
+    let (store, disk, extra) = tokio::task::spawn_blocking(move || {
+        let extra = (!extra_fns.is_empty()).then(|| {
+            let mut part = Snapshot::default();
+            for f in &extra_fns {
+                f(&mut part);
+            }
+            part
+        });
+        (store_stats.and_then(|f| f()), disk_space(&dir), extra)
+    })
+    .await
+    .unwrap_or((None, None, None));
     Inputs {
         now_ms: SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -423,6 +483,7 @@ async fn gather(sources: &Sources) -> Inputs {
         store,
         disk,
         logs_version: sources.logs.version(),
+        extra,
     }
 }
 
@@ -593,6 +654,56 @@ mod tests {
         assert_eq!(s.space.own.quota, None);
         assert_eq!(s.space.disk_total, 1000);
         assert!(s.alerts.iter().any(|a| a.kind == AlertKind::DiskFull));
+    }
+
+    #[test]
+    fn small_moves_of_free_disk_space_are_not_a_change() {
+        let mut b = SnapshotBuilder::new(node());
+        let mut inputs = at(0, vec![]);
+        inputs.disk = Some((500_000, 1_000_000));
+        b.build(inputs.clone(), Vec::new).expect("first");
+        inputs.disk = Some((500_400, 1_000_000));
+        assert!(b.build(inputs.clone(), Vec::new).is_none());
+        inputs.disk = Some((502_000, 1_000_000));
+        assert!(b.build(inputs, Vec::new).is_some());
+    }
+
+    #[test]
+    fn other_services_parts_merge_with_the_transport_view() {
+        let mut b = SnapshotBuilder::new(node());
+        let mut inputs = at(0, vec![conn("live", 1, 1)]);
+        let mut extra = Snapshot::default();
+        extra.peers = vec![
+            Peer {
+                node_id: "live".into(),
+                banned: true,
+                reputation: 90,
+                ..Peer::default()
+            },
+            Peer {
+                node_id: "away".into(),
+                address: Some("10.0.0.1:7341".into()),
+                connected: true,
+                ..Peer::default()
+            },
+        ];
+        extra.files = vec![crate::api::snapshot::FileEntry {
+            path: "/a".into(),
+            kind: crate::api::snapshot::EntryKind::File,
+            size: 1,
+            redundancy: crate::api::snapshot::Redundancy::Erasure { k: 2, m: 1 },
+            policy_here: true,
+            health: Default::default(),
+        }];
+        inputs.extra = Some(extra);
+        let s = b.build(inputs, Vec::new).expect("snapshot");
+        assert_eq!(s.files.len(), 1);
+        let away = s.peers.iter().find(|p| p.node_id == "away").expect("away");
+        assert!(!away.connected, "no transport connection: disconnected");
+        let live = s.peers.iter().find(|p| p.node_id == "live").expect("live");
+        assert!(live.connected && live.banned);
+        assert_eq!((live.reputation, live.streams), (90, 2));
+        assert_eq!(live.permissions, Permissions::default());
     }
 
     #[test]

@@ -1,0 +1,233 @@
+//! End to end: `cairn demo 3` in a detached tmux session of a fixed size,
+//! driven with `tmux send-keys` and read back with `tmux capture-pane -p`.
+//!
+//! Every wait is bounded and fails with the screen it last saw. tmux must be
+//! installed (`scripts/install-test-deps.sh` does it).
+//!
+//! `demo_runs_the_full_scenario` needs the whole node: `join` (peers), the
+//! store routes and the files in the snapshot (node-store), and ban (peers).
+//! `demo_starts_shows_the_node_and_cleans_up_on_quit` needs only the
+//! dashboard, the snapshot feed and `cairn demo` itself.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const WIDTH: u16 = 120;
+const HEIGHT: u16 = 40;
+
+fn tmux(args: &[&str]) -> Output {
+    Command::new("tmux").args(args).output().unwrap_or_else(|e| {
+        panic!("cannot run tmux ({e}); install it with scripts/install-test-deps.sh")
+    })
+}
+
+/// A detached tmux session running `cairn demo 3`, killed when dropped.
+struct Session {
+    name: String,
+    /// The demo's TMPDIR: its temporary data directories live here.
+    tmp: tempfile::TempDir,
+}
+
+impl Session {
+    fn start(tag: &str) -> Session {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let name = format!("cairn-e2e-{tag}-{}", std::process::id());
+        let bin = common::cairn_bin();
+        // The shell keeps the pane after the demo exits, so a crash is readable.
+        let script = format!(
+            "env -u CAIRN_HOME TMPDIR='{}' '{}' demo 3; echo \"[demo exited: $?]\"; sleep 600",
+            tmp.path().display(),
+            bin.display()
+        );
+        let out = tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            &WIDTH.to_string(),
+            "-y",
+            &HEIGHT.to_string(),
+            &script,
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux new-session failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Session { name, tmp }
+    }
+
+    fn screen(&self) -> String {
+        let out = tmux(&["capture-pane", "-p", "-t", &self.name]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", self.name.as_str()];
+        args.extend_from_slice(keys);
+        let out = tmux(&args);
+        assert!(out.status.success(), "tmux send-keys {keys:?} failed");
+    }
+
+    /// Type text literally (no key-name lookup).
+    fn type_text(&self, text: &str) {
+        let out = tmux(&["send-keys", "-t", &self.name, "-l", text]);
+        assert!(out.status.success(), "tmux send-keys -l {text:?} failed");
+    }
+
+    /// A `:` command line, run.
+    fn command(&self, line: &str) {
+        self.keys(&["Escape"]);
+        self.type_text(":");
+        self.type_text(line);
+        self.keys(&["Enter"]);
+    }
+
+    /// Poll the screen until `pred` holds; panic with the last screen after `limit`.
+    fn wait_for(&self, what: &str, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if pred(&screen) {
+                return screen;
+            }
+            if start.elapsed() > limit {
+                panic!(
+                    "waited {} s for {what}; the screen was:\n{screen}",
+                    limit.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The demo's temporary directory (one `cairn-demo-*` under TMPDIR).
+    fn demo_dirs(&self) -> Vec<PathBuf> {
+        demo_dirs(self.tmp.path())
+    }
+}
+
+fn demo_dirs(tmp: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(tmp)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("cairn-demo-"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Quit the dashboard first so the demo cleans up, then end the session.
+        let _ = tmux(&["send-keys", "-t", &self.name, "q"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && !self.screen().contains("[demo exited") {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = tmux(&["kill-session", "-t", &self.name]);
+    }
+}
+
+const START: Duration = Duration::from_secs(60);
+const STEP: Duration = Duration::from_secs(30);
+
+fn overview_up(s: &str) -> bool {
+    s.contains("1 Overview") && s.contains("Node") && s.contains("uptime")
+}
+
+#[test]
+fn demo_starts_shows_the_node_and_cleans_up_on_quit() {
+    let session = Session::start("basic");
+    session.wait_for("the dashboard's Overview", START, overview_up);
+    let dirs = session.demo_dirs();
+    assert_eq!(dirs.len(), 1, "one demo directory under TMPDIR: {dirs:?}");
+    for i in 1..=3 {
+        let addr = dirs[0].join(format!("node{i}")).join("api.addr");
+        assert!(addr.exists(), "node {i} runs ({} missing)", addr.display());
+    }
+    // The Logs tab shows the node's own tracing events through the feed.
+    session.keys(&["6"]);
+    session.wait_for("the node's `node ready` log line", STEP, |s| {
+        s.contains("Logs") && s.contains("node ready")
+    });
+    // The Pair tab shows this node's ticket.
+    session.keys(&["7"]);
+    session.wait_for("the ticket on the Pair tab", STEP, |s| s.contains("cairn"));
+    // The `:` line reaches the node's API.
+    session.keys(&["1"]);
+    session.command("status");
+    session.wait_for("the answer of `:status`", STEP, |s| {
+        s.contains("data dir") && s.contains("cairn-demo-")
+    });
+    session.keys(&["Escape"]);
+
+    session.keys(&["q"]);
+    session.wait_for("the demo to exit", STEP, |s| s.contains("[demo exited: 0]"));
+    assert!(
+        session.demo_dirs().is_empty(),
+        "the demo removed its directories: {:?}",
+        session.demo_dirs()
+    );
+    let leftover = Command::new("pgrep")
+        .args(["-f", &dirs[0].display().to_string()])
+        .output()
+        .expect("pgrep");
+    assert!(
+        leftover.stdout.is_empty(),
+        "the demo's daemons are gone, but found: {}",
+        String::from_utf8_lossy(&leftover.stdout)
+    );
+}
+
+#[test]
+fn demo_runs_the_full_scenario() {
+    let session = Session::start("full");
+    session.wait_for("the dashboard's Overview", START, overview_up);
+
+    // The other two nodes joined node 1.
+    session.wait_for("2 connected peers on the Overview", STEP, |s| {
+        s.contains("2/2 connected")
+    });
+
+    // Add a file (its name sorts after the demo's sample tree).
+    let file = session.tmp.path().join("zz-e2e-added.txt");
+    std::fs::write(&file, "added from the tmux test\n".repeat(100)).expect("write file");
+    session.command(&format!("add {} --redundancy 2+1", file.display()));
+    session.keys(&["3"]);
+    let files = session.wait_for("the added file on the Files tab", STEP, |s| {
+        s.contains("zz-e2e-added.txt")
+    });
+    assert!(
+        files
+            .lines()
+            .any(|l| l.contains("zz-e2e-added.txt") && l.contains("2+1")),
+        "the added file shows its redundancy 2+1:\n{files}"
+    );
+
+    // Set its redundancy through the Files tab's form.
+    session.keys(&["G", "r", "C-u"]);
+    session.type_text("3+1");
+    session.keys(&["Enter"]);
+    session.wait_for("the file's new redundancy 3+1", STEP, |s| {
+        s.lines()
+            .any(|l| l.contains("zz-e2e-added.txt") && l.contains("3+1"))
+    });
+
+    // Ban the first peer on the Peers tab, confirming.
+    session.keys(&["2", "g", "b"]);
+    session.keys(&["y"]);
+    session.wait_for("a banned peer on the Peers tab", STEP, |s| {
+        s.contains("1 banned") && s.lines().any(|l| l.contains("banned") && !l.contains("Peers"))
+    });
+    session.keys(&["1"]);
+    session.wait_for("the ban on the Overview", STEP, |s| s.contains("1 banned"));
+}
