@@ -48,14 +48,33 @@ fn feed(state: &ApiState) -> Result<watch::Receiver<Snapshot>, ErrorResponse> {
     })
 }
 
+/// Longest a request waits for the node's first snapshot (right after start).
+pub const FIRST_SNAPSHOT_WAIT: Duration = Duration::from_secs(5);
+
+/// Wait (bounded) until the node has published its first snapshot.
+async fn first(rx: &mut watch::Receiver<Snapshot>) -> Result<(), ErrorResponse> {
+    let unavailable = || {
+        ErrorResponse::new(
+            ApiErrorKind::Internal,
+            "the node has not published a snapshot yet",
+        )
+    };
+    match tokio::time::timeout(FIRST_SNAPSHOT_WAIT, rx.wait_for(|s| s.seq > 0)).await {
+        Ok(Ok(_)) => Ok(()),
+        _ => Err(unavailable()),
+    }
+}
+
 async fn snapshot(State(state): State<ApiState>) -> Result<Json<Snapshot>, ErrorResponse> {
-    let rx = feed(&state)?;
+    let mut rx = feed(&state)?;
+    first(&mut rx).await?;
     let snap = rx.borrow().clone();
     Ok(Json(snap))
 }
 
 async fn events(State(state): State<ApiState>) -> Result<impl IntoResponse, ErrorResponse> {
-    let rx = feed(&state)?;
+    let mut rx = feed(&state)?;
+    first(&mut rx).await?;
     Ok(Sse::new(snapshot_events(rx)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
