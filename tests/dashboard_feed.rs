@@ -117,3 +117,58 @@ fn events_stream_reports_a_stopped_daemon() {
         );
     });
 }
+
+#[test]
+fn dashboard_feed_reconnects_when_the_daemon_restarts() {
+    use cairn::api::snapshot::Notice;
+    use cairn::dashboard::remote::{Target, follow};
+    use tokio::sync::{mpsc, watch};
+    use tokio_util::sync::CancellationToken;
+
+    let dir = tempfile::tempdir().unwrap();
+    let first = common::Daemon::start(dir.path(), &[]);
+    let first_id = first.node_id();
+    rt().block_on(async {
+        let (snap_tx, mut snap_rx) = watch::channel(Default::default());
+        let (note_tx, mut note_rx) = mpsc::channel(16);
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(follow(
+            Target::DataDir(dir.path().to_owned()),
+            snap_tx,
+            note_tx,
+            stop.clone(),
+        ));
+        let wait = Duration::from_secs(15);
+        tokio::time::timeout(wait, snap_rx.wait_for(|s| s.seq > 0))
+            .await
+            .expect("a snapshot within 15 s")
+            .expect("feed open");
+
+        let status = tokio::task::spawn_blocking(move || first.terminate())
+            .await
+            .unwrap();
+        assert!(status.success());
+        let lost = tokio::time::timeout(wait, note_rx.recv())
+            .await
+            .expect("a notice within 15 s");
+        assert!(
+            matches!(lost, Some(Notice::Disconnected { .. })),
+            "{lost:?}"
+        );
+
+        // The daemon comes back on a new API port; the feed finds it.
+        let dir2 = dir.path().to_owned();
+        let second = tokio::task::spawn_blocking(move || common::Daemon::start(&dir2, &[]))
+            .await
+            .unwrap();
+        let back = tokio::time::timeout(wait, note_rx.recv())
+            .await
+            .expect("reconnected within 15 s");
+        assert_eq!(back, Some(Notice::Connected));
+        let snap = snap_rx.borrow().clone();
+        assert_eq!(snap.node.node_id, first_id, "same data dir, same node");
+        stop.cancel();
+        task.await.unwrap();
+        drop(second);
+    });
+}

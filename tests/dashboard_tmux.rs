@@ -19,9 +19,12 @@ const WIDTH: u16 = 120;
 const HEIGHT: u16 = 40;
 
 fn tmux(args: &[&str]) -> Output {
-    Command::new("tmux").args(args).output().unwrap_or_else(|e| {
-        panic!("cannot run tmux ({e}); install it with scripts/install-test-deps.sh")
-    })
+    Command::new("tmux")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run tmux ({e}); install it with scripts/install-test-deps.sh")
+        })
 }
 
 /// A detached tmux session running `cairn demo 3`, killed when dropped.
@@ -38,7 +41,9 @@ impl Session {
         let bin = common::cairn_bin();
         // The shell keeps the pane after the demo exits, so a crash is readable.
         let script = format!(
-            "env -u CAIRN_HOME TMPDIR='{}' '{}' demo 3; echo \"[demo exited: $?]\"; sleep 600",
+            "env -u CAIRN_HOME TMPDIR='{}' '{}' demo 3; echo \"[demo exited: $?]\"; \
+             echo \"[tty: $(stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' ')]\"; \
+             sleep 600",
             tmp.path().display(),
             bin.display()
         );
@@ -162,6 +167,29 @@ fn demo_starts_shows_the_node_and_cleans_up_on_quit() {
     // The Pair tab shows this node's ticket.
     session.keys(&["7"]);
     session.wait_for("the ticket on the Pair tab", STEP, |s| s.contains("cairn"));
+    // A resize redraws at the new size (80x24 is the smallest supported).
+    session.keys(&["1"]);
+    let out = tmux(&["resize-window", "-t", &session.name, "-x", "80", "-y", "24"]);
+    assert!(out.status.success(), "tmux resize-window failed");
+    session.wait_for("the Overview redrawn at 80x24", STEP, |s| {
+        let lines: Vec<&str> = s.lines().collect();
+        overview_up(s)
+            && lines.len() <= 24
+            && lines.iter().all(|l| l.chars().count() <= 80)
+            // The Node box's right border sits inside the new width.
+            && lines.iter().any(|l| l.starts_with('╭') && l.trim_end().ends_with('╮'))
+    });
+    let out = tmux(&[
+        "resize-window",
+        "-t",
+        &session.name,
+        "-x",
+        &WIDTH.to_string(),
+        "-y",
+        &HEIGHT.to_string(),
+    ]);
+    assert!(out.status.success(), "tmux resize-window failed");
+
     // The `:` line reaches the node's API.
     session.keys(&["1"]);
     session.command("status");
@@ -171,7 +199,13 @@ fn demo_starts_shows_the_node_and_cleans_up_on_quit() {
     session.keys(&["Escape"]);
 
     session.keys(&["q"]);
-    session.wait_for("the demo to exit", STEP, |s| s.contains("[demo exited: 0]"));
+    let after = session.wait_for("the demo to exit", STEP, |s| s.contains("[tty:"));
+    assert!(after.contains("[demo exited: 0]"), "clean exit:\n{after}");
+    // The terminal is back in cooked mode with echo.
+    assert!(
+        after.contains("[tty: icanon echo ]"),
+        "the terminal's modes are restored:\n{after}"
+    );
     assert!(
         session.demo_dirs().is_empty(),
         "the demo removed its directories: {:?}",
@@ -226,7 +260,9 @@ fn demo_runs_the_full_scenario() {
     session.keys(&["2", "g", "b"]);
     session.keys(&["y"]);
     session.wait_for("a banned peer on the Peers tab", STEP, |s| {
-        s.contains("1 banned") && s.lines().any(|l| l.contains("banned") && !l.contains("Peers"))
+        s.contains("1 banned")
+            && s.lines()
+                .any(|l| l.contains("banned") && !l.contains("Peers"))
     });
     session.keys(&["1"]);
     session.wait_for("the ban on the Overview", STEP, |s| s.contains("1 banned"));

@@ -127,7 +127,12 @@ impl ApiClient {
                 .err()
                 .unwrap_or_else(|| ClientError::Events("unexpected success body".into())));
         }
-        let state = (resp, SseParser::new(), std::collections::VecDeque::new(), false);
+        let state = (
+            resp,
+            SseParser::new(),
+            std::collections::VecDeque::new(),
+            false,
+        );
         Ok(futures::stream::unfold(
             state,
             |(mut resp, mut parser, mut ready, done)| async move {

@@ -69,8 +69,7 @@ pub fn demo(n: usize) -> Result<()> {
         std::process::id(),
         rand::random::<u32>()
     ));
-    std::fs::create_dir_all(&root)
-        .with_context(|| format!("cannot create {}", root.display()))?;
+    std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
     let mut demo = Demo {
         root: root.clone(),
         children: Vec::new(),
@@ -123,7 +122,12 @@ pub fn demo(n: usize) -> Result<()> {
             path: sample_str.clone(),
             redundancy: Some(Redundancy::Erasure { k: 2, m: 1 }),
         };
-        let args = ["add", sample_str.as_str(), "--redundancy", SAMPLE_REDUNDANCY];
+        let args = [
+            "add",
+            sample_str.as_str(),
+            "--redundancy",
+            SAMPLE_REDUNDANCY,
+        ];
         notices.push(run_step(&exe, &nodes[0].dir, &args, action));
         let failed: Vec<&Notice> = notices
             .iter()

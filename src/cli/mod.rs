@@ -101,7 +101,9 @@ fn dispatch(cli: Cli, out: Output) -> anyhow::Result<()> {
         Some(Command::Id) => id::id(&dd, out),
         Some(Command::Daemon(args)) => daemon::daemon(&dd, args, out),
         Some(Command::Status) => status::status(&dd, out),
-        Some(Command::Ledger(_) | Command::Bench(_) | Command::Demo { .. }) => unreachable!("handled above"),
+        Some(Command::Ledger(_) | Command::Bench(_) | Command::Demo { .. }) => {
+            unreachable!("handled above")
+        }
         Some(Command::Store(cmd)) => store::run(&dd, out, cmd),
         Some(Command::Dashboard) => dashboard::dashboard(&dd),
         // With no command: the node with the dashboard on a terminal, else headless.

@@ -171,7 +171,10 @@ mod tests {
             for _ in 0..10_000 {
                 x = x.wrapping_mul(31).wrapping_add(std::hint::black_box(7));
             }
-            assert!(wall.elapsed() < Duration::from_secs(20), "no CPU time counted");
+            assert!(
+                wall.elapsed() < Duration::from_secs(20),
+                "no CPU time counted"
+            );
         }
         std::hint::black_box(x);
     }

@@ -19,8 +19,8 @@
 pub mod app;
 pub mod command;
 pub mod fmt;
-pub mod idle;
 pub mod form;
+pub mod idle;
 pub mod input;
 pub mod qr;
 pub mod remote;

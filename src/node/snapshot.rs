@@ -220,7 +220,11 @@ impl SnapshotBuilder {
             let id = (c.node_id.clone(), c.addr.clone(), c.outbound);
             let (s0, r0) = self.counters.get(&id).copied().unwrap_or((0, 0));
             // A counter that went backwards is a new connection under the same key.
-            let ds = if c.bytes_sent >= s0 { c.bytes_sent - s0 } else { c.bytes_sent };
+            let ds = if c.bytes_sent >= s0 {
+                c.bytes_sent - s0
+            } else {
+                c.bytes_sent
+            };
             let dr = if c.bytes_received >= r0 {
                 c.bytes_received - r0
             } else {
@@ -540,7 +544,9 @@ mod tests {
         let mut b = SnapshotBuilder::new(node());
         b.build(at(0, vec![]), Vec::new);
         assert!(b.build(at(59_000, vec![]), Vec::new).is_none());
-        let s = b.build(at(60_000, vec![]), Vec::new).expect("minute passed");
+        let s = b
+            .build(at(60_000, vec![]), Vec::new)
+            .expect("minute passed");
         assert_eq!(s.seq, 2);
         assert_eq!(s.node.uptime_secs, 60);
     }
@@ -560,7 +566,10 @@ mod tests {
             .build(at(2000, vec![conn("p", 4000, 1000)]), Vec::new)
             .expect("the zero sample is shown");
         assert_eq!(s.traffic.up, vec![4000, 0]);
-        assert!(b.build(at(3000, vec![conn("p", 4000, 1000)]), Vec::new).is_none());
+        assert!(
+            b.build(at(3000, vec![conn("p", 4000, 1000)]), Vec::new)
+                .is_none()
+        );
     }
 
     #[test]
