@@ -172,3 +172,22 @@ fn dashboard_feed_reconnects_when_the_daemon_restarts() {
         drop(second);
     });
 }
+
+#[test]
+fn dashboard_without_a_daemon_says_so_with_exit_code_7() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::cairn(dir.path(), &["dashboard"]);
+    assert_eq!(out.status.code(), Some(7), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no cairn daemon is running"), "{stderr}");
+}
+
+#[test]
+fn dashboard_needs_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let _daemon = common::Daemon::start(dir.path(), &[]);
+    let out = common::cairn(dir.path(), &["dashboard"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("needs a terminal"), "{stderr}");
+}

@@ -36,12 +36,18 @@ struct Session {
 
 impl Session {
     fn start(tag: &str) -> Session {
+        Session::start_with(tag, "demo 3")
+    }
+
+    /// `cairn ARGS` (ARGS as shell words; `{tmp}` is the session's temp dir).
+    fn start_with(tag: &str, args: &str) -> Session {
         let tmp = tempfile::tempdir().expect("tempdir");
+        let args = args.replace("{tmp}", &tmp.path().display().to_string());
         let name = format!("cairn-e2e-{tag}-{}", std::process::id());
         let bin = common::cairn_bin();
         // The shell keeps the pane after the demo exits, so a crash is readable.
         let script = format!(
-            "env -u CAIRN_HOME TMPDIR='{}' '{}' demo 3; echo \"[demo exited: $?]\"; \
+            "env -u CAIRN_HOME TMPDIR='{}' '{}' {args}; echo \"[demo exited: $?]\"; \
              echo \"[tty: $(stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' ')]\"; \
              sleep 600",
             tmp.path().display(),
@@ -140,6 +146,40 @@ impl Drop for Session {
         }
         let _ = tmux(&["kill-session", "-t", &self.name]);
     }
+}
+
+#[test]
+fn plain_cairn_runs_the_node_under_the_dashboard_and_stops_it_on_quit() {
+    // The default ports may be taken on a shared machine: OS-chosen ones.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let node = tmp.path().join("node");
+    let init = common::cairn(&node, &["init"]);
+    assert!(init.status.success(), "cairn init: {init:?}");
+    let config = std::fs::read_to_string(node.join("config.toml")).expect("config.toml");
+    let config = config
+        .replace("listen = [\"0.0.0.0:7341\"]", "listen = [\"127.0.0.1:0\"]")
+        .replace("listen = \"127.0.0.1:7342\"", "listen = \"127.0.0.1:0\"");
+    assert_eq!(config.matches("127.0.0.1:0").count(), 2, "ports rewritten");
+    std::fs::write(node.join("config.toml"), config).expect("write config");
+    let session = Session::start_with("plain", &format!("--data-dir '{}'", node.display()));
+    let screen = session.wait_for("the dashboard's Overview", START, overview_up);
+    assert!(node.join("api.addr").exists(), "the node runs in process");
+    // Logs go to the Logs tab, not over the dashboard.
+    assert!(
+        !screen.contains(" INFO "),
+        "no log line on the Overview:\n{screen}"
+    );
+    session.keys(&["6"]);
+    session.wait_for("the node's `node ready` log line", STEP, |s| {
+        s.contains("Logs") && s.contains("node ready")
+    });
+    session.keys(&["q"]);
+    let after = session.wait_for("cairn to exit", STEP, |s| s.contains("[tty:"));
+    assert!(after.contains("[demo exited: 0]"), "clean exit:\n{after}");
+    assert!(
+        !node.join("api.addr").exists(),
+        "quitting shut the node down (api.addr removed)"
+    );
 }
 
 const START: Duration = Duration::from_secs(60);

@@ -31,12 +31,16 @@ fn require_terminal() -> Result<()> {
 
 /// `cairn dashboard`: attach to the running daemon of `dd`.
 pub fn dashboard(dd: &DataDir) -> Result<()> {
+    // "No daemon" first: it is the likelier mistake and has its own exit code.
+    ApiClient::for_data_dir(dd.root())?;
     require_terminal()?;
     let rt = runtime()?;
     rt.block_on(async {
         let stop = CancellationToken::new();
         tokio::spawn(Signals::register()?.cancel_on_signal(stop.clone()));
-        remote::attach(Target::DataDir(dd.root().to_owned()), Vec::new(), stop).await?;
+        remote::attach(Target::DataDir(dd.root().to_owned()), Vec::new(), stop)
+            .await
+            .map_err(attach_error)?;
         anyhow::Ok(())
     })
 }
@@ -78,7 +82,9 @@ pub fn local(dd: &DataDir, out: Output) -> Result<()> {
                 Err(NodeError::Locked(_)) => {
                     // A daemon already runs for this directory: use it.
                     let target = Target::DataDir(dd.root().to_owned());
-                    remote::attach(target, Vec::new(), stop).await?;
+                    remote::attach(target, Vec::new(), stop)
+                        .await
+                        .map_err(attach_error)?;
                     return anyhow::Ok(());
                 }
                 Err(e) => return Err(e.into()),
@@ -86,7 +92,9 @@ pub fn local(dd: &DataDir, out: Output) -> Result<()> {
             },
         };
         let client = ApiClient::new(ready.api, Token::load(dd.root())?);
-        let result = remote::attach(Target::Client(client), Vec::new(), stop).await;
+        let result = remote::attach(Target::Client(client), Vec::new(), stop)
+            .await
+            .map_err(attach_error);
         // Quitting the dashboard stops the node, cleanly.
         shutdown.cancel();
         let stopped = node_task.await;
@@ -94,4 +102,13 @@ pub fn local(dd: &DataDir, out: Output) -> Result<()> {
         stopped??;
         anyhow::Ok(())
     })
+}
+
+/// The attach error with a client error unwrapped, so the exit code
+/// classifies it (no daemon: 7).
+pub(super) fn attach_error(e: remote::AttachError) -> anyhow::Error {
+    match e {
+        remote::AttachError::Client(c) => c.into(),
+        other => other.into(),
+    }
 }

@@ -24,6 +24,7 @@ use cairn::api::snapshot::{Action, Notice, Redundancy};
 use cairn::dashboard::remote::{self, Target};
 
 use super::daemon::Signals;
+use super::dashboard::attach_error;
 
 /// Most nodes a demo starts.
 pub const MAX_NODES: usize = 32;
@@ -141,7 +142,9 @@ pub fn demo(n: usize) -> Result<()> {
         if stop.is_cancelled() {
             return anyhow::Ok(());
         }
-        remote::attach(Target::DataDir(nodes[0].dir.clone()), notices, stop).await?;
+        remote::attach(Target::DataDir(nodes[0].dir.clone()), notices, stop)
+            .await
+            .map_err(attach_error)?;
         anyhow::Ok(())
     })?;
     drop(demo);
