@@ -269,7 +269,7 @@ pub fn merge_extra(snap: &mut Snapshot, extra: Snapshot) {
     snap.space.stored_on_peers = extra.space.stored_on_peers;
     snap.space.network_quota = extra.space.network_quota;
     snap.alerts.extend(extra.alerts);
-    snap.alerts.sort_by(|a, b| b.severity.cmp(&a.severity));
+    snap.alerts.sort_by_key(|a| std::cmp::Reverse(a.severity));
     for known in extra.peers {
         match snap.peers.iter_mut().find(|p| p.node_id == known.node_id) {
             Some(live) => {
@@ -681,29 +681,31 @@ mod tests {
     fn other_services_parts_merge_with_the_transport_view() {
         let mut b = SnapshotBuilder::new(node());
         let mut inputs = at(0, vec![conn("live", 1, 1)]);
-        let mut extra = Snapshot::default();
-        extra.peers = vec![
-            Peer {
-                node_id: "live".into(),
-                banned: true,
-                reputation: 90,
-                ..Peer::default()
-            },
-            Peer {
-                node_id: "away".into(),
-                address: Some("10.0.0.1:7341".into()),
-                connected: true,
-                ..Peer::default()
-            },
-        ];
-        extra.files = vec![crate::api::snapshot::FileEntry {
-            path: "/a".into(),
-            kind: crate::api::snapshot::EntryKind::File,
-            size: 1,
-            redundancy: crate::api::snapshot::Redundancy::Erasure { k: 2, m: 1 },
-            policy_here: true,
-            health: Default::default(),
-        }];
+        let extra = Snapshot {
+            peers: vec![
+                Peer {
+                    node_id: "live".into(),
+                    banned: true,
+                    reputation: 90,
+                    ..Peer::default()
+                },
+                Peer {
+                    node_id: "away".into(),
+                    address: Some("10.0.0.1:7341".into()),
+                    connected: true,
+                    ..Peer::default()
+                },
+            ],
+            files: vec![crate::api::snapshot::FileEntry {
+                path: "/a".into(),
+                kind: crate::api::snapshot::EntryKind::File,
+                size: 1,
+                redundancy: crate::api::snapshot::Redundancy::Erasure { k: 2, m: 1 },
+                policy_here: true,
+                health: Default::default(),
+            }],
+            ..Snapshot::default()
+        };
         inputs.extra = Some(extra);
         let s = b.build(inputs, Vec::new).expect("snapshot");
         assert_eq!(s.files.len(), 1);
