@@ -199,6 +199,25 @@ fn demo_starts_shows_the_node_and_cleans_up_on_quit() {
         let addr = dirs[0].join(format!("node{i}")).join("api.addr");
         assert!(addr.exists(), "node {i} runs ({} missing)", addr.display());
     }
+    // Every tab draws; with CAIRN_TMUX_CAPTURE_DIR set, each screen is saved
+    // there (the captures in docs/DASHBOARD.md come from this).
+    let capture_dir = std::env::var_os("CAIRN_TMUX_CAPTURE_DIR").map(PathBuf::from);
+    for (key, title) in [
+        ("1", "╭ Node"),
+        ("2", "╭ Peers"),
+        ("3", "╭ Files"),
+        ("4", "╭ Transfers"),
+        ("5", "╭ Ledger"),
+        ("6", "╭ Logs"),
+        ("7", "╭ Pair a device"),
+    ] {
+        session.keys(&[key]);
+        let screen = session.wait_for(&format!("tab {key} ({title})"), STEP, |s| s.contains(title));
+        if let Some(dir) = &capture_dir {
+            std::fs::create_dir_all(dir).expect("capture dir");
+            std::fs::write(dir.join(format!("tab{key}.txt")), screen).expect("write capture");
+        }
+    }
     // The Logs tab shows the node's own tracing events through the feed.
     session.keys(&["6"]);
     session.wait_for("the node's `node ready` log line", STEP, |s| {
