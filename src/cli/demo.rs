@@ -142,6 +142,8 @@ pub fn demo(n: usize) -> Result<()> {
         if stop.is_cancelled() {
             return anyhow::Ok(());
         }
+        // The status line shows the last notice: failures go last.
+        notices.sort_by_key(|n| matches!(n, Notice::Failed { .. }));
         remote::attach(Target::DataDir(nodes[0].dir.clone()), notices, stop)
             .await
             .map_err(attach_error)?;
