@@ -5,7 +5,7 @@
 //! it comes from wake-ups, not from drawing. So the real event loop
 //! ([`super::drive`]) runs on a `TestBackend` with an event source that never
 //! fires, on a single-threaded runtime, and the thread's CPU time is read
-//! with `getrusage(RUSAGE_THREAD)` before and after. The baseline is an empty
+//! with `clock_gettime(CLOCK_THREAD_CPUTIME_ID)` before and after. The baseline is an empty
 //! loop waking at the same [`super::TICK`]: the floor any timer-driven loop
 //! pays. A third run pushes a changed snapshot every 500 ms (what a busy
 //! node's feed does at most) to show the cost of redrawing.
@@ -58,28 +58,22 @@ impl std::fmt::Display for IdleReport {
     }
 }
 
-/// CPU time of the calling thread.
-#[cfg(target_os = "linux")]
+/// CPU time of the calling thread, nanosecond resolution
+/// (`CLOCK_THREAD_CPUTIME_ID`; `getrusage` counts in scheduler ticks, too
+/// coarse for a loop that costs microseconds a second).
+#[cfg(unix)]
 pub fn thread_cpu() -> Duration {
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `ru` is a valid out-pointer; RUSAGE_THREAD reads this thread.
-    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) } != 0 {
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: `ts` is a valid out-pointer for this clock.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
         return Duration::ZERO;
     }
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-/// CPU time of the process (other systems: no per-thread figure).
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(unix))]
 pub fn thread_cpu() -> Duration {
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `ru` is a valid out-pointer.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
-        return Duration::ZERO;
-    }
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
+    Duration::ZERO
 }
 
 fn percent(cpu: Duration, wall: Duration) -> f64 {
