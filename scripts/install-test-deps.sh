@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Rust toolchain, on a fresh
 # machine, idempotently:
+#   - tmux, for the dashboard's end-to-end test (tests/dashboard_tmux.rs);
 #   - a Python virtualenv (target/test-venv) with `noiseprotocol` and `blake3`,
 #     for the interoperability test against an independent Noise implementation.
 # Debian packages are installed with apt-get only when missing.
@@ -22,6 +23,11 @@ apt_install() {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
+
+if ! command -v tmux >/dev/null 2>&1; then
+    echo "install-test-deps: tmux is missing (needed by tests/dashboard_tmux.rs); installing it"
+    apt_install tmux
+fi
 
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
     apt_install python3-venv

@@ -3,9 +3,12 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
 mod store;
+use super::snapshot::Snapshot;
+use super::sse::SseParser;
 
 use super::ADDR_FILE;
 use super::token::{Token, TokenError};
@@ -29,6 +32,8 @@ pub enum ClientError {
     Interrupted(#[source] reqwest::Error),
     #[error("cannot write the output: {0}")]
     Output(#[source] std::io::Error),
+    #[error("the daemon's event stream is unreadable: {0}")]
+    Events(String),
 }
 
 impl ClientError {
@@ -89,7 +94,99 @@ impl ApiClient {
             })?;
         decode(resp).await
     }
+
+    /// Send a GET, mapping a refused connection to [`ClientError::NoDaemon`].
+    async fn send_get(&self, path: &str) -> Result<reqwest::Response, ClientError> {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(self.token.as_str())
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_connect() {
+                    ClientError::NoDaemon(self.base.clone())
+                } else {
+                    ClientError::Http(e)
+                }
+            })
+    }
+
+    /// `GET /v1/status`.
+    pub async fn status(&self) -> Result<super::types::Status, ClientError> {
+        self.get("/v1/status").await
+    }
+
+    /// `GET /v1/snapshot`: the node's latest dashboard snapshot.
+    pub async fn snapshot(&self) -> Result<Snapshot, ClientError> {
+        self.get("/v1/snapshot").await
+    }
+
+    /// `GET /v1/events`: the node's snapshots as they change (the current one
+    /// first). The stream ends with an error item when the daemon goes away;
+    /// the caller reconnects.
+    pub async fn events(&self) -> Result<SnapshotStream, ClientError> {
+        let resp = self.send_get("/v1/events").await?;
+        if !resp.status().is_success() {
+            return Err(decode::<serde_json::Value>(resp)
+                .await
+                .err()
+                .unwrap_or_else(|| ClientError::Events("unexpected success body".into())));
+        }
+        let state = (
+            resp,
+            SseParser::new(),
+            std::collections::VecDeque::new(),
+            false,
+        );
+        Ok(futures::stream::unfold(
+            state,
+            |(mut resp, mut parser, mut ready, done)| async move {
+                loop {
+                    if let Some(item) = ready.pop_front() {
+                        return Some((item, (resp, parser, ready, done)));
+                    }
+                    if done {
+                        return None;
+                    }
+                    match resp.chunk().await {
+                        Ok(Some(bytes)) => match parser.push(&bytes) {
+                            Ok(events) => {
+                                for ev in events {
+                                    if ev.event != super::feed::EVENT_SNAPSHOT {
+                                        continue;
+                                    }
+                                    ready.push_back(
+                                        serde_json::from_str::<Snapshot>(&ev.data)
+                                            .map_err(|e| ClientError::Events(e.to_string())),
+                                    );
+                                }
+                            }
+                            Err(e) => {
+                                return Some((
+                                    Err(ClientError::Events(e.to_string())),
+                                    (resp, parser, ready, true),
+                                ));
+                            }
+                        },
+                        Ok(None) => {
+                            return Some((
+                                Err(ClientError::Events("the daemon closed the stream".into())),
+                                (resp, parser, ready, true),
+                            ));
+                        }
+                        Err(e) => {
+                            return Some((Err(ClientError::Http(e)), (resp, parser, ready, true)));
+                        }
+                    }
+                }
+            },
+        )
+        .boxed())
+    }
 }
+
+/// The snapshots of [`ApiClient::events`].
+pub type SnapshotStream = futures::stream::BoxStream<'static, Result<Snapshot, ClientError>>;
 
 async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, ClientError> {
     if resp.status().is_success() {

@@ -7,8 +7,10 @@
 //! configured port was 0.
 
 pub mod client;
+pub mod feed;
 pub mod server;
 pub mod snapshot;
+pub mod sse;
 pub mod store_types;
 pub mod token;
 pub mod types;

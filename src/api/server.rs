@@ -34,6 +34,7 @@ pub struct ApiState {
     node: Arc<NodeInfo>,
     /// The daemon's store, when it runs one (the store routes need it).
     store: Option<crate::node::store_service::StoreService>,
+    snapshots: Option<tokio::sync::watch::Receiver<super::snapshot::Snapshot>>,
 }
 
 impl ApiState {
@@ -42,6 +43,7 @@ impl ApiState {
             token,
             node: Arc::new(node),
             store: None,
+            snapshots: None,
         }
     }
 
@@ -49,6 +51,20 @@ impl ApiState {
     pub fn with_store(mut self, store: crate::node::store_service::StoreService) -> ApiState {
         self.store = Some(store);
         self
+    }
+
+    /// Serve the node's snapshots (see [`super::feed`]).
+    pub fn with_snapshots(
+        mut self,
+        rx: tokio::sync::watch::Receiver<super::snapshot::Snapshot>,
+    ) -> ApiState {
+        self.snapshots = Some(rx);
+        self
+    }
+
+    /// The node's snapshot feed, when it publishes one.
+    pub fn snapshots(&self) -> Option<tokio::sync::watch::Receiver<super::snapshot::Snapshot>> {
+        self.snapshots.clone()
     }
 }
 
@@ -80,6 +96,7 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/status", get(status))
         .merge(store::routes())
+        .merge(super::feed::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)

@@ -7,6 +7,12 @@ use super::Output;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
+    /// The dashboard's own CPU use while idle, against an empty loop of the same tick.
+    DashboardIdle {
+        /// Seconds per measured loop (three loops run).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Deterministic market simulation: honest nodes and cheaters trade for many rounds.
     Market {
         /// RNG seed; equal seeds give equal runs.
@@ -52,6 +58,14 @@ pub struct SimulationFailed(String);
 
 pub fn bench(cmd: BenchCommand, out: Output) -> Result<()> {
     match cmd {
+        BenchCommand::DashboardIdle { seconds } => {
+            if seconds == 0 {
+                bail!("--seconds must be at least 1");
+            }
+            let report = cairn::dashboard::idle::measure(std::time::Duration::from_secs(seconds))?;
+            out.print(&report, |r| r.to_string());
+            Ok(())
+        }
         BenchCommand::Dht {
             nodes,
             churn,

@@ -58,7 +58,7 @@ pub fn daemon(dd: &DataDir, args: DaemonArgs, out: Output) -> Result<()> {
 }
 
 /// Ctrl-C and SIGTERM, registered eagerly.
-struct Signals {
+pub(super) struct Signals {
     #[cfg(unix)]
     int: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -66,7 +66,7 @@ struct Signals {
 }
 
 impl Signals {
-    fn register() -> std::io::Result<Signals> {
+    pub(super) fn register() -> std::io::Result<Signals> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -79,7 +79,7 @@ impl Signals {
         Ok(Signals {})
     }
 
-    async fn cancel_on_signal(mut self, shutdown: CancellationToken) {
+    pub(super) async fn cancel_on_signal(mut self, shutdown: CancellationToken) {
         #[cfg(unix)]
         tokio::select! {
             _ = self.int.recv() => {}

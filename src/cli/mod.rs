@@ -4,6 +4,8 @@
 
 mod bench;
 mod daemon;
+mod dashboard;
+mod demo;
 mod exit;
 mod id;
 mod ledger;
@@ -57,6 +59,15 @@ pub enum Command {
     Bench(bench::BenchCommand),
     #[command(flatten)]
     Store(store::StoreCommand),
+    /// Open the dashboard on the running daemon of the data directory.
+    Dashboard,
+    /// Start N nodes on loopback in temporary directories, join them, add sample
+    /// content and open the dashboard on the first; quitting removes everything.
+    Demo {
+        /// Number of nodes.
+        #[arg(default_value_t = 5)]
+        nodes: usize,
+    },
 }
 
 /// Run the parsed command line; the return value is the process's exit code.
@@ -77,6 +88,7 @@ fn dispatch(cli: Cli, out: Output) -> anyhow::Result<()> {
     let command = match cli.command {
         Some(Command::Ledger(cmd)) => return ledger::ledger(cmd, out),
         Some(Command::Bench(cmd)) => return bench::bench(cmd, out),
+        Some(Command::Demo { nodes }) => return demo::demo(nodes),
         other => other,
     };
     let dd = DataDir::locate(cli.data_dir.as_deref())?;
@@ -89,9 +101,12 @@ fn dispatch(cli: Cli, out: Output) -> anyhow::Result<()> {
         Some(Command::Id) => id::id(&dd, out),
         Some(Command::Daemon(args)) => daemon::daemon(&dd, args, out),
         Some(Command::Status) => status::status(&dd, out),
-        Some(Command::Ledger(_) | Command::Bench(_)) => unreachable!("handled above"),
+        Some(Command::Ledger(_) | Command::Bench(_) | Command::Demo { .. }) => {
+            unreachable!("handled above")
+        }
         Some(Command::Store(cmd)) => store::run(&dd, out, cmd),
-        // With no command, run the node (the dashboard will open here once it exists).
-        None => daemon::daemon(&dd, daemon::DaemonArgs::default(), out),
+        Some(Command::Dashboard) => dashboard::dashboard(&dd),
+        // With no command: the node with the dashboard on a terminal, else headless.
+        None => dashboard::local(&dd, out),
     }
 }

@@ -180,7 +180,7 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         ("cancel", _) => return Err(CommandError::Usage(USAGE_CANCEL)),
         // Commands whose operations later issues define: the node runs them
         // as its CLI would.
-        ("market" | "stream", _) => Action::Cli {
+        ("market" | "stream" | "status" | "snapshot", _) => Action::Cli {
             args: words.clone(),
         },
         (other, _) => return Err(CommandError::Unknown(other.to_owned())),
@@ -563,6 +563,18 @@ mod tests {
             action("market offers --json"),
             Action::Cli {
                 args: vec!["market".into(), "offers".into(), "--json".into()]
+            }
+        );
+        assert_eq!(
+            action("status"),
+            Action::Cli {
+                args: vec!["status".into()]
+            }
+        );
+        assert_eq!(
+            action("snapshot"),
+            Action::Cli {
+                args: vec!["snapshot".into()]
             }
         );
     }

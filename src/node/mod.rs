@@ -26,6 +26,8 @@ pub mod store_service;
 pub mod transfers;
 
 use store_service::StoreService;
+pub mod logbuf;
+pub mod snapshot;
 
 /// Where the daemon listens; `None` takes the value from config.toml.
 #[derive(Debug, Clone, Default)]
@@ -130,6 +132,25 @@ pub async fn run(
             path: "api listener".into(),
             source,
         })?;
+    let started = Instant::now();
+    let (snap_tx, snap_rx) = tokio::sync::watch::channel(crate::api::snapshot::Snapshot::default());
+    let snapshot_sources = snapshot::Sources {
+        node: crate::api::snapshot::NodeSummary {
+            node_id: node_id.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            addresses: ticket.addrs.iter().map(|a| a.to_string()).collect(),
+            ticket: ticket.to_string(),
+            uptime_secs: 0,
+            data_dir: dd.root().display().to_string(),
+        },
+        started,
+        endpoints: endpoints.clone(),
+        store_stats: Some(snapshot::cached_store_stats(store.store().clone())),
+        logs: logbuf::LogBuf::global().clone(),
+        data_dir: dd.root().to_path_buf(),
+        // The peers, node-store and market services add theirs here.
+        extra: Vec::new(),
+    };
     let api_state = ApiState::new(
         token,
         NodeInfo {
@@ -137,10 +158,11 @@ pub async fn run(
             listen: bound.clone(),
             ticket: ticket.to_string(),
             data_dir: dd.root().display().to_string(),
-            started: Instant::now(),
+            started,
         },
     )
-    .with_store(store.clone());
+    .with_store(store.clone())
+    .with_snapshots(snap_rx);
     write_addr_file(dd, api_addr)?;
 
     // Services register their protocols here as they are added.
@@ -148,6 +170,7 @@ pub async fn run(
 
     let mut tasks = JoinSet::new();
     tasks.spawn(serve_api(api_listener, api_state, shutdown.clone()));
+    tasks.spawn(snapshot::run(snapshot_sources, snap_tx, shutdown.clone()));
     for ep in &endpoints {
         tasks.spawn(accept_loop(ep.clone(), router.clone(), shutdown.clone()));
     }

@@ -1,0 +1,223 @@
+//! The dashboard attached to a node's local API: a feed task that follows
+//! `GET /v1/events` into the dashboard's `watch`, and a dispatcher that
+//! carries each [`Action`] out through the matching [`ApiClient`] method.
+//!
+//! Why one module: it is the only place that knows both the dashboard's
+//! contract and the API's client, so adding an API route means adding one
+//! match arm here. The feed reconnects on its own (re-reading `api.addr`,
+//! since a restarted daemon may have a new port), so a daemon restart shows
+//! as a "disconnected" status line and then live data again, never as a
+//! frozen or crashed dashboard.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::client::{ApiClient, ClientError};
+use crate::api::snapshot::{Action, Notice, Snapshot};
+
+/// First wait before reconnecting; doubles up to [`MAX_BACKOFF`].
+pub const MIN_BACKOFF: Duration = Duration::from_millis(250);
+/// Longest wait between reconnection attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(4);
+
+/// How the feed finds the daemon: a data directory (re-read on each
+/// reconnection) or one fixed client.
+#[derive(Debug, Clone)]
+pub enum Target {
+    DataDir(PathBuf),
+    Client(ApiClient),
+}
+
+impl Target {
+    fn client(&self) -> Result<ApiClient, ClientError> {
+        match self {
+            Target::DataDir(dir) => ApiClient::for_data_dir(dir),
+            Target::Client(c) => Ok(c.clone()),
+        }
+    }
+}
+
+/// Why the dashboard could not attach or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AttachError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Dashboard(#[from] super::DashboardError),
+}
+
+/// Open the dashboard on the real terminal, attached to the node behind
+/// `target`, until the user quits or `stop` is cancelled.
+///
+/// The first snapshot is fetched before the terminal is taken over, so "no
+/// daemon" is a plain error on the normal screen. `initial` notices (e.g.
+/// from `cairn demo`'s setup) are shown once the dashboard is up.
+pub async fn attach(
+    target: Target,
+    initial: Vec<Notice>,
+    stop: CancellationToken,
+) -> Result<(), AttachError> {
+    let first = target.client()?.snapshot().await?;
+    let (snap_tx, snap_rx) = watch::channel(first);
+    let (act_tx, act_rx) = mpsc::channel::<Action>(16);
+    let (note_tx, note_rx) = mpsc::channel::<Notice>(16 + initial.len());
+    for n in initial {
+        let _ = note_tx.try_send(n);
+    }
+    let feed_stop = CancellationToken::new();
+    let feed = tokio::spawn(follow(
+        target.clone(),
+        snap_tx,
+        note_tx.clone(),
+        feed_stop.clone(),
+    ));
+    let dispatcher = tokio::spawn(dispatch_all(target, act_rx, note_tx));
+    let result = tokio::select! {
+        r = super::run(snap_rx, act_tx, note_rx) => r,
+        // Dropping the dashboard's future restores the terminal.
+        _ = stop.cancelled() => Ok(()),
+    };
+    feed_stop.cancel();
+    let _ = feed.await;
+    dispatcher.abort();
+    Ok(result?)
+}
+
+/// Follow the node's snapshot events until `stop`, reconnecting with
+/// backoff; tells the dashboard when the link drops and comes back.
+pub async fn follow(
+    target: Target,
+    snapshots: watch::Sender<Snapshot>,
+    notices: mpsc::Sender<Notice>,
+    stop: CancellationToken,
+) {
+    let mut backoff = MIN_BACKOFF;
+    let mut connected = true; // the caller connected once before starting us
+    loop {
+        let result = async {
+            let client = target.client()?;
+            client.events().await
+        }
+        .await;
+        match result {
+            Ok(mut events) => loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    item = events.next() => match item {
+                        Some(Ok(snap)) => {
+                            if !connected {
+                                connected = true;
+                                let _ = notices.try_send(Notice::Connected);
+                            }
+                            backoff = MIN_BACKOFF;
+                            snapshots.send_replace(snap);
+                        }
+                        Some(Err(e)) => {
+                            lost(&mut connected, &notices, e.to_string());
+                            break;
+                        }
+                        None => {
+                            lost(&mut connected, &notices, "the daemon closed the stream".into());
+                            break;
+                        }
+                    },
+                }
+            },
+            Err(e) => lost(&mut connected, &notices, e.to_string()),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+fn lost(connected: &mut bool, notices: &mpsc::Sender<Notice>, reason: String) {
+    if *connected {
+        *connected = false;
+        let _ = notices.try_send(Notice::Disconnected { reason });
+    }
+}
+
+/// Carry out the dashboard's actions one by one until the channel closes,
+/// answering each with a [`Notice`].
+pub async fn dispatch_all(
+    target: Target,
+    mut actions: mpsc::Receiver<Action>,
+    notices: mpsc::Sender<Notice>,
+) {
+    while let Some(action) = actions.recv().await {
+        let notice = match target.client() {
+            Ok(client) => dispatch(&client, action).await,
+            Err(e) => Notice::Failed {
+                action,
+                error: e.to_string(),
+            },
+        };
+        if notices.send(notice).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// One action through the API. Arms whose API method does not exist yet in
+/// this build answer that the command is not available.
+pub async fn dispatch(client: &ApiClient, action: Action) -> Notice {
+    let result: Result<String, String> = match &action {
+        Action::Cli { args } if args.first().map(String::as_str) == Some("status") => {
+            match client.status().await {
+                Ok(s) => Ok(format!(
+                    "node {}\nversion {}\nuptime {}\nlisten {}\ndata dir {}\nticket {}",
+                    s.node_id,
+                    s.version,
+                    super::fmt::duration(s.uptime_secs),
+                    s.listen.join(", "),
+                    s.data_dir,
+                    s.ticket
+                )),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Action::Cli { args } if args.first().map(String::as_str) == Some("snapshot") => {
+            match client.snapshot().await {
+                Ok(s) => Ok(format!(
+                    "snapshot #{} of {}: {} peers, {} paths, {} transfers, {} log events",
+                    s.seq,
+                    s.node.node_id,
+                    s.peers.len(),
+                    s.files.len(),
+                    s.transfers.len(),
+                    s.logs.len()
+                )),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        other => Err(not_available(other)),
+    };
+    match result {
+        Ok(message) => Notice::Done { action, message },
+        Err(error) => Notice::Failed { action, error },
+    }
+}
+
+/// The answer for an action whose API route this build lacks.
+fn not_available(action: &Action) -> String {
+    format!("`{action}` is not available from the dashboard yet (this node's API lacks its route)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unavailable_actions_name_the_command() {
+        let msg = not_available(&Action::Ban { peer: "abc".into() });
+        assert!(msg.contains("peers ban abc"), "{msg}");
+    }
+}
