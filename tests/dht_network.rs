@@ -252,9 +252,9 @@ async fn fifty_nodes_perform_every_operation() {
     assert!(nodes[8].handle.put_record(v2.clone()).await.unwrap() >= 10);
     let got = nodes[21].handle.get_record(v1.key()).await.unwrap();
     assert_eq!(got.as_ref(), Some(&v2));
-    // Replaying v1 from a node that holds nothing locally: the peers holding
-    // v2 refuse it, and v2 is still what everyone finds.
-    let _ = nodes[30].handle.put_record(v1.clone()).await.unwrap();
+    // Replaying v1 (refused locally if node 30 holds v2 itself, else by the
+    // peers that do): v2 is still what everyone finds.
+    let _ = nodes[30].handle.put_record(v1.clone()).await;
     let got = nodes[12].handle.get_record(v1.key()).await.unwrap();
     assert_eq!(got.as_ref(), Some(&v2));
     let mut forged = record(&publisher, b"volume-root", b"forged", 3);
@@ -459,16 +459,17 @@ async fn a_peer_over_its_request_rate_is_cut_off_while_others_are_served() {
     }
     .encode_frame()
     .unwrap();
-    let mut answered = 0;
-    for _ in 0..6 {
+    let mut answered = 0u64;
+    for _ in 0..10 {
         if !raw.exchange(&node, &ping, false).await.is_empty() {
             answered += 1;
         }
     }
-    // The burst of three, and at most one refill during the run.
-    assert!((3..=4).contains(&answered), "answered {answered}");
+    // The burst of three, then one per second of run time: ten exchanges on
+    // loopback take far less than the seven seconds that would refill them.
+    assert!((3..10).contains(&answered), "answered {answered}");
     let stats = node.handle.stats().await.unwrap();
-    assert!(stats.refused_rate >= 2, "{stats:?}");
+    assert_eq!(stats.refused_rate, 10 - answered, "{stats:?}");
     still_serves(&honest, &node).await;
     cancel.cancel();
 }

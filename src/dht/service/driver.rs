@@ -278,7 +278,6 @@ impl Driver {
             Misbehaviour::WrongResponseType => "dht/1: response of the wrong type",
             Misbehaviour::ForgedRecord => "dht/1: forged record",
             Misbehaviour::Malformed => "dht/1: malformed message",
-            _ => "dht/1: protocol violation",
         };
         self.shared
             .policy
