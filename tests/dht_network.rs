@@ -66,7 +66,9 @@ impl PeerPolicy for Recorder {
         true
     }
     fn offence(&self, peer: &NodeId, severity: Severity, what: &str) {
-        self.offences.lock().push((*peer, severity, what.to_owned()));
+        self.offences
+            .lock()
+            .push((*peer, severity, what.to_owned()));
         self.count.send_modify(|c| *c += 1);
     }
     fn is_banned(&self, _peer: &NodeId) -> bool {
@@ -174,7 +176,12 @@ async fn fifty_nodes_perform_every_operation() {
     // Every node knows a good part of the network after joining.
     for node in &nodes {
         let table = node.handle.table().await.unwrap();
-        assert!(table.len() >= 10, "table of {} has {}", node.id, table.len());
+        assert!(
+            table.len() >= 10,
+            "table of {} has {}",
+            node.id,
+            table.len()
+        );
         assert!(table.iter().all(|e| !e.addrs.is_empty() && e.bucket < 256));
     }
 
@@ -203,8 +210,8 @@ async fn fifty_nodes_perform_every_operation() {
     let mut pair = None;
     'outer: for a in 0..nodes.len() {
         let table = nodes[a].handle.table().await.unwrap();
-        for t in 0..nodes.len() {
-            if t != a && !table.iter().any(|e| e.node == nodes[t].id) {
+        for (t, target) in nodes.iter().enumerate() {
+            if t != a && !table.iter().any(|e| e.node == target.id) {
                 pair = Some((a, t));
                 break 'outer;
             }
@@ -436,7 +443,10 @@ async fn forged_and_replayed_records_are_refused_over_the_wire() {
         }
     );
     // The held record is still v2.
-    match raw.request(&node, Request::GetRecord { key: v1.key() }).await {
+    match raw
+        .request(&node, Request::GetRecord { key: v1.key() })
+        .await
+    {
         Response::Record { record, .. } => assert_eq!(record, Some(v2)),
         other => panic!("unexpected {other:?}"),
     }

@@ -72,13 +72,22 @@ pub(crate) enum Input {
         reply: oneshot::Sender<Vec<u8>>,
     },
     /// A decoded response read on the stream of request `id`.
-    Response { from: Key, message: Message },
+    Response {
+        from: Key,
+        message: Message,
+    },
     /// A response arrived where a request belongs.
-    Unsolicited { from: Key },
+    Unsolicited {
+        from: Key,
+    },
     /// Request `id` could not be delivered or was not answered.
-    SendFailed { id: RequestId },
+    SendFailed {
+        id: RequestId,
+    },
     /// `from` sent bytes that are not a valid frame or message.
-    Malformed { from: Key },
+    Malformed {
+        from: Key,
+    },
 }
 
 struct Driver {

@@ -284,7 +284,10 @@ impl DhtHandle {
         self.local
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, ServiceError> {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, ServiceError> {
         let (tx, rx) = oneshot::channel();
         let cmd = make(tx);
         let fut = async {
@@ -345,7 +348,8 @@ impl DhtHandle {
 
     /// Stops re-announcing `key` (records held elsewhere then expire).
     pub async fn stop_providing(&self, key: Key) -> Result<(), ServiceError> {
-        self.ask(|reply| Command::StopProviding { key, reply }).await
+        self.ask(|reply| Command::StopProviding { key, reply })
+            .await
     }
 
     /// Providers of `key` found in the network (and held locally).
