@@ -19,6 +19,7 @@ pub struct Config {
     pub api: ApiConfig,
     pub transport: cairn_transport::TransportConfig,
     pub store: StoreConfig,
+    pub dht: crate::dht::service::DhtConfig,
 }
 
 /// The local HTTP API that the CLI and the dashboard use.
@@ -184,6 +185,19 @@ cipher = "aes256-gcm-siv"
 quota_own = 0
 quota_hosted = 0
 quota_cache = 0
+
+[dht]
+# Time a peer has to answer one dht/1 request (dial, stream, response), ms.
+request_timeout_ms = 10000
+# Longest a DHT operation (lookup, provide, put, get) may take, ms.
+operation_timeout_ms = 60000
+# Inbound dht/1 streams served at once; more are dropped.
+max_inbound_streams = 64
+# Outbound dht/1 requests in flight at once.
+max_outbound_requests = 256
+# Requests per second one peer may sustain, and the burst it may send at once.
+inbound_rate_per_sec = 50
+inbound_burst = 100
 "#;
 
 /// Why the configuration could not be loaded.

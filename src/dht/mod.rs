@@ -15,7 +15,8 @@
 //! - [`provider`], [`record`]: the bounded stores of provider and signed records;
 //! - [`message`]: `dht/1` messages and their binary codec;
 //! - [`node`]: the core that ties them together;
-//! - [`sim`]: the discrete-event simulator.
+//! - [`sim`]: the discrete-event simulator;
+//! - [`service`]: the `dht/1` driver over transport streams (one task owns the core).
 
 mod codec;
 pub mod key;
@@ -25,6 +26,7 @@ pub mod node;
 pub mod provider;
 pub mod record;
 pub mod routing;
+pub mod service;
 pub mod sim;
 
 pub use codec::DecodeError;

@@ -444,6 +444,12 @@ impl Dht {
         self.misbehaved(*from, Misbehaviour::Malformed);
     }
 
+    /// `from` sent a response where only a request may come (on a stream it
+    /// opened itself): the peer is dropped, as for any unasked-for response.
+    pub fn on_unsolicited(&mut self, from: &Key) {
+        self.misbehaved(*from, Misbehaviour::Unsolicited);
+    }
+
     /// The driver could not deliver request `id` (dial failed, stream reset):
     /// it counts as unanswered at once.
     pub fn on_send_failed(&mut self, id: RequestId, now: Time) {
