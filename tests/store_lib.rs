@@ -566,3 +566,118 @@ fn cat_ranges_return_exactly_the_asked_bytes() {
         assert_eq!(v, &data[a as usize..end], "{a}-{b}");
     }
 }
+
+#[test]
+fn a_damaged_head_is_read_from_its_copy_and_repaired() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open(tmp.path(), 1, small_cfg());
+    let dir = tmp.path().join("docs");
+    fs::create_dir(&dir).unwrap();
+    let data = common::pseudo_random(120_000, 21);
+    fs::write(dir.join("a.bin"), &data).unwrap();
+    let root = add(&store, &dir).cap;
+    let file_cap = store.ls(Some(&root)).unwrap().entries[0].cap.clone();
+    // Both the root's head and a file's head: neither has parity.
+    flip_byte(&store, &root.head);
+    flip_byte(&store, &file_cap.head);
+    assert_eq!(cat(&store, &file_cap), data, "read from the head's copy");
+    assert_eq!(store.ls(Some(&root)).unwrap().entries.len(), 1);
+    let rep = store.verify(false).unwrap();
+    assert!(!rep.ok, "damage is reported: {rep:?}");
+    let mut expect = vec![root.head, file_cap.head];
+    expect.sort();
+    assert_eq!(rep.damaged_blocks, expect);
+    let rep = store.verify(true).unwrap();
+    assert!(rep.ok, "{rep:?}");
+    assert_eq!(rep.repaired_blocks, 2);
+    let rep = store.verify(false).unwrap();
+    assert!(rep.ok && rep.damaged_blocks.is_empty(), "{rep:?}");
+    // Repaired in place: the primary reads back without its copy's help.
+    assert_eq!(cat(&store, &file_cap), data);
+}
+
+#[test]
+fn a_damaged_head_copy_is_reported_and_written_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open(tmp.path(), 1, small_cfg());
+    let f = tmp.path().join("f");
+    let data = common::pseudo_random(40_000, 22);
+    fs::write(&f, &data).unwrap();
+    let cap = add(&store, &f).cap;
+    let copy = store
+        .mirror_location(&cap.head)
+        .unwrap()
+        .expect("heads get a copy");
+    let primary = store.location(&cap.head).unwrap().unwrap();
+    assert_ne!(copy.offset, primary.offset);
+    // Damage the copy only: the head still reads, verify reports the copy.
+    let path = store
+        .dir()
+        .join("packs")
+        .join(format!("{:08x}.pack", copy.pack));
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[(copy.offset + 3) as usize] ^= 0x01;
+    fs::write(&path, bytes).unwrap();
+    assert_eq!(cat(&store, &cap), data);
+    let rep = store.verify(false).unwrap();
+    assert!(!rep.ok, "{rep:?}");
+    assert_eq!(rep.damaged_copies, vec![cap.head]);
+    assert!(rep.damaged_blocks.is_empty());
+    let rep = store.verify(true).unwrap();
+    assert!(rep.ok && rep.copies_written == 1, "{rep:?}");
+    let rep = store.verify(false).unwrap();
+    assert!(rep.ok && rep.damaged_copies.is_empty(), "{rep:?}");
+    assert_ne!(store.mirror_location(&cap.head).unwrap().unwrap(), copy);
+}
+
+#[test]
+fn gc_compacts_mostly_dead_packs_and_keeps_the_live_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open(tmp.path(), 1, small_cfg());
+    let dir = tmp.path().join("tree");
+    fs::create_dir(&dir).unwrap();
+    // One add = one pack holding a small keeper and nine big files.
+    let keep = common::pseudo_random(60_000, 30);
+    fs::write(dir.join("keep.bin"), &keep).unwrap();
+    for i in 0..9 {
+        fs::write(
+            dir.join(format!("drop{i}.bin")),
+            common::pseudo_random(200_000, 31 + i),
+        )
+        .unwrap();
+    }
+    let tree = add(&store, &dir).cap;
+    // Pin the keeper on its own: its chunks dedupe against the tree's pack,
+    // only its (new: other mtime) manifest goes to a second, small pack.
+    let f = tmp.path().join("keep-again.bin");
+    fs::write(&f, &keep).unwrap();
+    let keep_cap = add(&store, &f).cap;
+    store.rm(&tree).unwrap();
+    let packs = |s: &Store| fs::read_dir(s.dir().join("packs")).unwrap().count();
+    let disk = |s: &Store| {
+        fs::read_dir(s.dir().join("packs"))
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum::<u64>()
+    };
+    let before = disk(&store);
+    let rep = store.gc().unwrap();
+    assert_eq!(rep.packs_compacted, 1, "{rep:?}");
+    assert!(
+        rep.bytes_moved > 0 && rep.bytes_moved < before / 4,
+        "{rep:?}"
+    );
+    let after = disk(&store);
+    assert!(after < before / 4, "disk {before} -> {after}");
+    assert_eq!(
+        packs(&store),
+        2,
+        "the tree's pack replaced by its compacted copy, beside the keeper's manifest pack"
+    );
+    assert_eq!(cat(&store, &keep_cap), keep);
+    let rep = store.verify(false).unwrap();
+    assert!(rep.ok && rep.damaged_blocks.is_empty(), "{rep:?}");
+    // A second gc finds nothing more to do.
+    let rep = store.gc().unwrap();
+    assert_eq!((rep.packs_compacted, rep.blocks_removed), (0, 0), "{rep:?}");
+}

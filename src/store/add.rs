@@ -27,7 +27,7 @@ use super::block::{BlockId, Class};
 use super::cap::{Cap, Kind};
 use super::crypto::Cipher;
 use super::erasure::{self, Redundancy};
-use super::index::{self, BLOCKS, Location, META, ROOTS, Root};
+use super::index::{self, BLOCKS, Location, META, MIRRORS, ROOTS, Root};
 use super::manifest::{ChunkRef, DirBody, Entry, FileBody, Head, Meta, Shard};
 use super::pack::{PACK_MAGIC, PackWriter};
 use super::{Store, StoreError};
@@ -77,6 +77,20 @@ pub struct AddReport {
     pub seconds: f64,
 }
 
+/// How a written block enters the index at commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IndexWrite {
+    /// A block the index does not have yet (if it has it by then, the old
+    /// entry stays).
+    New,
+    /// Replace the entry the index has (a repair of a damaged block); the
+    /// class and hit count stay.
+    Replace,
+    /// Compaction: move the entry only if it still points into pack `from`
+    /// (a block deleted or repaired meanwhile is left alone).
+    Relocate { from: u32 },
+}
+
 /// A writer: one pack, a pending batch of index entries, a set of temp pins.
 pub(crate) struct Writer<'s> {
     store: &'s Store,
@@ -84,9 +98,10 @@ pub(crate) struct Writer<'s> {
     token: u64,
     pack: Option<PackWriter>,
     committed: u64,
-    /// New index entries: id, location, and whether to replace an entry
-    /// already there (a repair of a damaged block).
-    pending: Vec<(BlockId, Location, bool)>,
+    /// New index entries: id, location, and how to index it.
+    pending: Vec<(BlockId, Location, IndexWrite)>,
+    /// Second copies of blocks without parity (heads): id, location.
+    mirrors: Vec<(BlockId, Location)>,
     pending_set: HashSet<BlockId>,
     /// Blocks already present under another class that this own add now
     /// needs: they become `own` at commit.
@@ -114,6 +129,7 @@ impl<'s> Writer<'s> {
             pack: None,
             committed: 0,
             pending: Vec::new(),
+            mirrors: Vec::new(),
             pending_set: HashSet::new(),
             promote: Vec::new(),
             pending_bytes: 0,
@@ -174,7 +190,7 @@ impl<'s> Writer<'s> {
             self.bytes_deduped += bytes.len() as u64;
             return Ok(());
         }
-        self.append(id, bytes, false)
+        self.append(id, bytes, IndexWrite::New)
     }
 
     /// Write a block again even though the index has it (its stored bytes
@@ -183,10 +199,47 @@ impl<'s> Writer<'s> {
         if let Some(set) = self.store.pins().temp.get_mut(&self.token) {
             set.insert(id);
         }
-        self.append(id, bytes, true)
+        self.append(id, bytes, IndexWrite::Replace)
     }
 
-    fn append(&mut self, id: BlockId, bytes: &[u8], replace: bool) -> Result<(), StoreError> {
+    /// Compaction: copy a live block out of pack `from` into this writer's
+    /// pack; the index moves to the copy at commit unless the entry changed.
+    pub(crate) fn relocate(
+        &mut self,
+        id: BlockId,
+        bytes: &[u8],
+        from: u32,
+    ) -> Result<(), StoreError> {
+        if let Some(set) = self.store.pins().temp.get_mut(&self.token) {
+            set.insert(id);
+        }
+        self.append(id, bytes, IndexWrite::Relocate { from })
+    }
+
+    /// Write a second copy of a block that has no parity of its own (a
+    /// manifest head), indexed in `mirrors_v1` at commit.
+    pub(crate) fn mirror(&mut self, id: BlockId, bytes: &[u8]) -> Result<(), StoreError> {
+        let class = self.class;
+        let packs = self.store.inner.packs.clone();
+        let pack = self.open_pack()?;
+        let offset = pack
+            .append(&id, bytes)
+            .map_err(|e| StoreError::io(&super::pack::pack_path(&packs, pack.number), e))?;
+        let number = pack.number;
+        self.mirrors.push((
+            id,
+            Location {
+                class,
+                pack: number,
+                offset,
+                len: bytes.len() as u32,
+                hits: 0,
+            },
+        ));
+        Ok(())
+    }
+
+    fn append(&mut self, id: BlockId, bytes: &[u8], entry: IndexWrite) -> Result<(), StoreError> {
         let class = self.class;
         let packs = self.store.inner.packs.clone();
         let pack = self.open_pack()?;
@@ -200,7 +253,7 @@ impl<'s> Writer<'s> {
             len: bytes.len() as u32,
             hits: 0,
         };
-        self.pending.push((id, loc, replace));
+        self.pending.push((id, loc, entry));
         self.pending_set.insert(id);
         self.pending_bytes += bytes.len() as u64;
         self.blocks_written += 1;
@@ -217,7 +270,11 @@ impl<'s> Writer<'s> {
 
     /// Make the pending blocks durable and indexed, and pin `root` with them.
     pub(crate) fn commit_with(&mut self, root: Option<&Root>) -> Result<(), StoreError> {
-        if self.pending.is_empty() && self.promote.is_empty() && root.is_none() {
+        if self.pending.is_empty()
+            && self.promote.is_empty()
+            && self.mirrors.is_empty()
+            && root.is_none()
+        {
             return Ok(());
         }
         if let Some(pack) = self.pack.as_mut() {
@@ -231,13 +288,13 @@ impl<'s> Writer<'s> {
             let mut meta = tx.open_table(META)?;
             let mut added = [0u64; 3];
             let slot = |c: Class| Class::ALL.iter().position(|&x| x == c).unwrap_or(0);
-            for (id, loc, replace) in &self.pending {
-                match index::location(&blocks, id)? {
-                    None => {
+            for (id, loc, entry) in &self.pending {
+                match (index::location(&blocks, id)?, entry) {
+                    (None, IndexWrite::New | IndexWrite::Replace) => {
                         blocks.insert(id.0, loc.encode().as_slice())?;
                         added[slot(loc.class)] += loc.len as u64;
                     }
-                    Some(old) if *replace => {
+                    (Some(old), IndexWrite::Replace) => {
                         let new = Location {
                             class: old.class,
                             hits: old.hits,
@@ -245,7 +302,21 @@ impl<'s> Writer<'s> {
                         };
                         blocks.insert(id.0, new.encode().as_slice())?;
                     }
-                    Some(_) => {}
+                    (Some(old), IndexWrite::Relocate { from }) if old.pack == *from => {
+                        let new = Location {
+                            class: old.class,
+                            hits: old.hits,
+                            ..*loc
+                        };
+                        blocks.insert(id.0, new.encode().as_slice())?;
+                    }
+                    _ => {}
+                }
+            }
+            if !self.mirrors.is_empty() {
+                let mut mirrors = tx.open_table(MIRRORS)?;
+                for (id, loc) in &self.mirrors {
+                    mirrors.insert(id.0, loc.encode().as_slice())?;
                 }
             }
             let mut removed = [0u64; 3];
@@ -291,6 +362,7 @@ impl<'s> Writer<'s> {
         self.committed = self.pack.as_ref().map(|p| p.len()).unwrap_or(0);
         tx.commit()?;
         self.pending.clear();
+        self.mirrors.clear();
         self.pending_set.clear();
         self.promote.clear();
         self.pending_bytes = 0;
@@ -339,7 +411,14 @@ impl<'s> Writer<'s> {
         }
         .encode();
         let key = conv.key_for(&head);
-        let id = self.put(&cipher.seal(&key, &head))?;
+        let sealed = cipher.seal(&key, &head);
+        let written = self.blocks_written;
+        let id = self.put(&sealed)?;
+        if self.blocks_written > written {
+            // The head has no parity: keep a second copy so a damaged head
+            // is repaired rather than losing the whole file.
+            self.mirror(id, &sealed)?;
+        }
         Ok(Cap {
             kind,
             cipher,

@@ -13,6 +13,9 @@ use super::block::{BlockId, Class};
 pub const BLOCKS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("blocks_v1");
 /// head block id of a pinned file or directory → [`Root`].
 pub const ROOTS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("roots_v1");
+/// block id → [`Location`] of a second copy, kept for blocks that have no
+/// parity of their own (manifest heads), so a damaged head is rebuilt from it.
+pub const MIRRORS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("mirrors_v1");
 /// Counters: `format`, `next_pack`, `used.own`, `used.hosted`, `used.cache`.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta_v1");
 

@@ -49,7 +49,7 @@ pub use read::{ByteRange, LsEntry, LsReport};
 pub use verify::VerifyReport;
 
 use crate::config::StoreConfig;
-use index::{BLOCKS, Location, META, ROOTS};
+use index::{BLOCKS, Location, META, MIRRORS, ROOTS};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -240,6 +240,7 @@ impl Store {
         {
             tx.open_table(BLOCKS)?;
             tx.open_table(ROOTS)?;
+            tx.open_table(MIRRORS)?;
             let mut meta = tx.open_table(META)?;
             let format = index::meta_get(&meta, "format")?;
             if format == 0 {
@@ -321,18 +322,63 @@ impl Store {
             .map_err(|e| StoreError::io(&pack::pack_path(&self.inner.packs, loc.pack), e))
     }
 
-    /// Read a block and check it against its id.
+    /// Where a block's second copy is, if it has one (manifest heads).
+    pub fn mirror_location(&self, id: &BlockId) -> Result<Option<Location>, StoreError> {
+        let tx = self.inner.db.begin_read()?;
+        let t = tx.open_table(MIRRORS)?;
+        Ok(index::location(&t, id)?)
+    }
+
+    /// Read a block and check it against its id. A damaged block with an
+    /// intact second copy (a head) is read from the copy; a block whose pack
+    /// a concurrent compaction just deleted is looked up again.
     pub fn read_block(&self, id: &BlockId) -> Result<Vec<u8>, StoreError> {
-        let loc = self
-            .location(id)?
-            .ok_or_else(|| StoreError::NotFound(format!("block {id}")))?;
-        let bytes = self.read_raw(&loc)?;
-        if BlockId::of(&bytes) != *id {
-            return Err(StoreError::Integrity(format!(
-                "block {id} does not match its hash"
-            )));
+        let primary = self.read_primary(id);
+        match primary {
+            Ok(bytes) => Ok(bytes),
+            Err(StoreError::NotFound(m)) => Err(StoreError::NotFound(m)),
+            Err(e) => match self.read_mirror(id) {
+                Some(bytes) => {
+                    tracing::warn!(block = %id, "block damaged ({e}); read its second copy (cairn verify --repair rewrites it)");
+                    Ok(bytes)
+                }
+                None => Err(e),
+            },
         }
-        Ok(bytes)
+    }
+
+    fn read_primary(&self, id: &BlockId) -> Result<Vec<u8>, StoreError> {
+        let mut tries = 0;
+        loop {
+            let loc = self
+                .location(id)?
+                .ok_or_else(|| StoreError::NotFound(format!("block {id}")))?;
+            let bytes = match self.read_raw(&loc) {
+                Ok(b) => b,
+                // Compaction moved the block and deleted its old pack between
+                // our lookup and our read: the index has the new place.
+                Err(StoreError::Io { ref source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound && tries == 0 =>
+                {
+                    tries += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if BlockId::of(&bytes) != *id {
+                return Err(StoreError::Integrity(format!(
+                    "block {id} does not match its hash"
+                )));
+            }
+            return Ok(bytes);
+        }
+    }
+
+    /// A block's second copy, if it has one and it is intact.
+    pub(crate) fn read_mirror(&self, id: &BlockId) -> Option<Vec<u8>> {
+        let loc = self.mirror_location(id).ok()??;
+        let bytes = self.read_raw(&loc).ok()?;
+        (BlockId::of(&bytes) == *id).then_some(bytes)
     }
 
     /// Store a block of another node's (`hosted` or `cache`), enforcing the

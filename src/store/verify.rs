@@ -7,6 +7,10 @@
 //! at least k intact ones is rebuilt from parity (with `repair`) and the
 //! rebuilt shards are written to a fresh pack; a chunk with fewer than k is
 //! reported under the path of the file that needs it.
+//!
+//! Manifest heads have no parity; each has a second copy (`mirrors_v1`).
+//! A damaged head is read from its copy and, with `repair`, written again;
+//! a damaged or missing copy of an intact head is written again.
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,7 +21,7 @@ use super::add::Writer;
 use super::block::{BlockId, Class};
 use super::cap::Cap;
 use super::erasure;
-use super::index::{self, BLOCKS, Location, META};
+use super::index::{self, BLOCKS, Location, META, MIRRORS};
 use super::manifest::ChunkRef;
 use super::read::Body;
 use super::{Store, StoreError};
@@ -35,6 +39,10 @@ pub struct VerifyReport {
     pub chunks_checked: u64,
     /// Shards rebuilt from parity and written again.
     pub repaired_blocks: u64,
+    /// Heads whose second copy is damaged (the head itself may be intact).
+    pub damaged_copies: Vec<BlockId>,
+    /// Second copies of heads written (a damaged or missing one, with repair).
+    pub copies_written: u64,
     /// Damaged blocks no root needs, dropped from the index (with repair).
     pub dropped_blocks: u64,
     /// Files and directories (by path under their root) that cannot be
@@ -51,6 +59,9 @@ struct Check<'a, 's> {
     report: &'a mut VerifyReport,
     seen: HashSet<BlockId>,
     fixed: HashSet<BlockId>,
+    /// Heads with a damaged second copy, and those with none.
+    bad_copies: HashSet<BlockId>,
+    copies: HashSet<BlockId>,
 }
 
 impl Store {
@@ -80,8 +91,27 @@ impl Store {
                 }
             }
         }
+        let mut copies = HashSet::new();
+        let mut bad_copies = HashSet::new();
+        {
+            let tx = self.inner.db.begin_read()?;
+            let mirrors = tx.open_table(MIRRORS)?;
+            for item in mirrors.iter()? {
+                let (k, v) = item?;
+                let id = BlockId(k.value());
+                copies.insert(id);
+                let intact = Location::decode(v.value())
+                    .and_then(|loc| self.read_raw(&loc).ok())
+                    .is_some_and(|bytes| BlockId::of(&bytes) == id);
+                if !intact {
+                    bad_copies.insert(id);
+                }
+            }
+        }
         report.damaged_blocks = bad.iter().copied().collect();
         report.damaged_blocks.sort();
+        report.damaged_copies = bad_copies.iter().copied().collect();
+        report.damaged_copies.sort();
         let mut check = Check {
             bad,
             indexed,
@@ -93,6 +123,8 @@ impl Store {
             report: &mut report,
             seen: HashSet::new(),
             fixed: HashSet::new(),
+            bad_copies,
+            copies,
         };
         for root in self.roots()? {
             self.check_cap(&root.cap, &root.name, &mut check)?;
@@ -120,7 +152,10 @@ impl Store {
         report.missing_blocks.dedup();
         report.ok = report.unrecoverable.is_empty()
             && !unreached_left
-            && (repair || (!needed_bad && report.missing_blocks.is_empty()));
+            && (repair
+                || (!needed_bad
+                    && report.missing_blocks.is_empty()
+                    && report.damaged_copies.is_empty()));
         Ok(report)
     }
 
@@ -142,6 +177,31 @@ impl Store {
         }
         tx.commit()?;
         Ok(n)
+    }
+
+    /// With repair, make a head whole again: a damaged head from its intact
+    /// copy, a damaged or missing copy from the intact head.
+    fn repair_head(&self, id: BlockId, check: &mut Check<'_, '_>) -> Result<(), StoreError> {
+        let Some(w) = check.writer.as_mut() else {
+            return Ok(());
+        };
+        if check.fixed.contains(&id) {
+            return Ok(());
+        }
+        if check.bad.contains(&id) {
+            if let Some(bytes) = self.read_mirror(&id) {
+                w.rewrite(id, &bytes)?;
+                check.fixed.insert(id);
+                check.report.repaired_blocks += 1;
+            }
+        } else if (!check.copies.contains(&id) || check.bad_copies.contains(&id))
+            && let Ok(bytes) = self.read_block(&id)
+        {
+            w.mirror(id, &bytes)?;
+            check.fixed.insert(id);
+            check.report.copies_written += 1;
+        }
+        Ok(())
     }
 
     /// Is this chunk readable (rebuilding it if asked)? False = lost.
@@ -213,6 +273,7 @@ impl Store {
         check.seen.insert(cap.head);
         check.report.manifests_checked += 1;
         let lost = |check: &mut Check<'_, '_>| check.report.unrecoverable.push(path.to_owned());
+        self.repair_head(cap.head, check)?;
         let head = match self.open_head(cap) {
             Ok(h) => h,
             Err(_) => {
