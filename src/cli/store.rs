@@ -163,7 +163,13 @@ pub fn run(dd: &DataDir, out: Output, cmd: StoreCommand) -> Result<()> {
                     open(dd)?.cat(&cap, range, &mut lock)?;
                 }
                 Via::Daemon(c, rt) => {
-                    rt.block_on(c.cat(&cap, range.as_deref(), &mut lock))?;
+                    // The client's writer must be Send (it is awaited); a
+                    // stdout lock is not, so write through an unlocked handle.
+                    drop(lock);
+                    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout());
+                    rt.block_on(c.cat(&cap, range.as_deref(), &mut out))?;
+                    std::io::Write::flush(&mut out)?;
+                    return Ok(());
                 }
             }
             Ok(())

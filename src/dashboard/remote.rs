@@ -198,12 +198,141 @@ pub async fn dispatch(client: &ApiClient, action: Action) -> Notice {
                 Err(e) => Err(e.to_string()),
             }
         }
+        Action::Add { path, redundancy } => {
+            let req = crate::api::store_types::AddRequest {
+                paths: vec![std::path::PathBuf::from(path)],
+                redundancy: redundancy.map(store_redundancy),
+                copies: None,
+            };
+            match client.add(&req).await {
+                Ok(reps) => Ok(reps
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "added {} ({} bytes, {}): {}",
+                            r.path, r.size, r.redundancy, r.cap
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Action::Get { source, dest } => match resolve(client, source).await {
+            Ok(cap) => client
+                .store_get(&cap, std::path::Path::new(dest))
+                .await
+                .map(|r| format!("restored {} ({} files, {} bytes)", r.path, r.files, r.bytes))
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        },
+        Action::ExportCap { path } => resolve(client, path).await,
+        Action::Cat { source } => match resolve(client, source).await {
+            Ok(cap) => {
+                let mut buf = Vec::new();
+                match client.cat(&cap, Some("0-4095"), &mut buf).await {
+                    Ok(_) => Ok(String::from_utf8_lossy(&buf).into_owned()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            Err(e) => Err(e),
+        },
+        Action::Ls { source } => {
+            let cap = match source {
+                Some(s) => match resolve(client, s).await {
+                    Ok(c) => Some(c),
+                    Err(e) => return failed(action, e),
+                },
+                None => None,
+            };
+            client
+                .ls(cap.as_deref())
+                .await
+                .map(|r| {
+                    r.entries
+                        .iter()
+                        .map(|e| format!("{:>12}  {}", e.size, e.name))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .map_err(|e| e.to_string())
+        }
+        Action::Remove { path } => match resolve(client, path).await {
+            Ok(cap) => client
+                .rm(&cap)
+                .await
+                .map(|_| format!("removed {path}; its blocks go at the next gc"))
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        },
+        Action::Gc => client
+            .gc()
+            .await
+            .map(|r| {
+                format!(
+                    "gc: {} blocks ({} bytes) removed, {} packs deleted ({} compacted)",
+                    r.blocks_removed, r.bytes_removed, r.packs_deleted, r.packs_compacted
+                )
+            })
+            .map_err(|e| e.to_string()),
+        Action::Verify => client
+            .verify(true)
+            .await
+            .map(|r| {
+                format!(
+                    "verify: {} blocks checked, {} repaired, {} unrecoverable{}",
+                    r.blocks_checked,
+                    r.repaired_blocks,
+                    r.unrecoverable.len(),
+                    if r.ok { "; ok" } else { "; NOT ok" }
+                )
+            })
+            .map_err(|e| e.to_string()),
+        Action::CancelTransfer { id } => client
+            .cancel_transfer(*id)
+            .await
+            .map(|_| format!("transfer {id} cancelled"))
+            .map_err(|e| e.to_string()),
         other => Err(not_available(other)),
     };
     match result {
         Ok(message) => Notice::Done { action, message },
         Err(error) => Notice::Failed { action, error },
     }
+}
+
+fn failed(action: Action, error: String) -> Notice {
+    Notice::Failed { action, error }
+}
+
+/// The store's text form of a dashboard redundancy target (`copies=N` is
+/// `1+(N-1)`).
+fn store_redundancy(r: crate::api::snapshot::Redundancy) -> String {
+    match r {
+        crate::api::snapshot::Redundancy::Copies { n } => format!("1+{}", n.saturating_sub(1)),
+        crate::api::snapshot::Redundancy::Erasure { k, m } => format!("{k}+{m}"),
+    }
+}
+
+/// A cap as typed, or the cap of a stored path: `/name` or `name` of a
+/// root, then `/`-separated entries below it.
+async fn resolve(client: &ApiClient, source: &str) -> Result<String, String> {
+    if source.starts_with("cairn:") {
+        return Ok(source.to_owned());
+    }
+    let mut parts = source
+        .trim_matches('/')
+        .split('/')
+        .filter(|p| !p.is_empty());
+    let mut cap: Option<String> = None;
+    for part in &mut parts {
+        let listing = client.ls(cap.as_deref()).await.map_err(|e| e.to_string())?;
+        match listing.entries.into_iter().find(|e| e.name == part) {
+            Some(e) => cap = Some(e.cap.to_string()),
+            None => return Err(format!("no stored path {source}")),
+        }
+    }
+    cap.ok_or_else(|| format!("no stored path {source:?}"))
 }
 
 /// The answer for an action whose API route this build lacks.

@@ -77,7 +77,7 @@ impl ApiClient {
         &self,
         cap: &str,
         range: Option<&str>,
-        out: &mut dyn Write,
+        out: &mut (dyn Write + Send),
     ) -> Result<u64, ClientError> {
         let q = CatQuery {
             cap: cap.to_owned(),
