@@ -7,7 +7,9 @@
 //! returns when the token is cancelled (Ctrl-C / SIGTERM in the binary) and
 //! every part has stopped.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use cairn_transport::{Connection, Endpoint, Identity, Router};
@@ -26,6 +28,7 @@ pub mod store_service;
 pub mod transfers;
 
 use store_service::StoreService;
+pub mod files_view;
 pub mod logbuf;
 pub mod snapshot;
 
@@ -148,8 +151,15 @@ pub async fn run(
         store_stats: Some(snapshot::cached_store_stats(store.store().clone())),
         logs: logbuf::LogBuf::global().clone(),
         data_dir: dd.root().to_path_buf(),
-        // The peers, node-store and market services add theirs here.
-        extra: Vec::new(),
+        // The peers and market services add theirs here.
+        extra: vec![
+            files_view::files_extra(
+                store.store().clone(),
+                *node_id.as_bytes(),
+                Arc::new(HashSet::new),
+            ),
+            files_view::transfers_extra(store.transfers().clone()),
+        ],
     };
     let api_state = ApiState::new(
         token,
