@@ -7,6 +7,7 @@
 //! configured port was 0.
 
 pub mod client;
+pub mod peers;
 pub mod server;
 pub mod snapshot;
 pub mod token;

@@ -30,6 +30,7 @@ pub struct NodeInfo {
 pub struct ApiState {
     token: Token,
     node: Arc<NodeInfo>,
+    peers: Option<crate::peers::PeerService>,
 }
 
 impl ApiState {
@@ -37,7 +38,19 @@ impl ApiState {
         ApiState {
             token,
             node: Arc::new(node),
+            peers: None,
         }
+    }
+
+    /// Serve the peer routes from `svc`.
+    pub fn with_peers(mut self, svc: crate::peers::PeerService) -> ApiState {
+        self.peers = Some(svc);
+        self
+    }
+
+    /// The peer service, when the node runs one.
+    pub fn peers(&self) -> Option<&crate::peers::PeerService> {
+        self.peers.as_ref()
     }
 }
 
@@ -68,6 +81,7 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServeErro
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/status", get(status))
+        .merge(super::peers::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)
@@ -95,6 +109,8 @@ impl ErrorResponse {
             ApiErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
             ApiErrorKind::NoSpace => StatusCode::INSUFFICIENT_STORAGE,
             ApiErrorKind::Integrity => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiErrorKind::Refused => StatusCode::FORBIDDEN,
+            ApiErrorKind::Unreachable => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ErrorResponse(

@@ -35,4 +35,9 @@ pub enum ApiErrorKind {
     NoSpace,
     Integrity,
     Internal,
+    /// The request was understood and refused (a banned peer, a spent
+    /// pairing secret).
+    Refused,
+    /// A peer could not be reached.
+    Unreachable,
 }

@@ -8,6 +8,7 @@ mod exit;
 mod id;
 mod ledger;
 mod output;
+mod peers;
 mod status;
 mod store;
 
@@ -57,6 +58,19 @@ pub enum Command {
     Bench(bench::BenchCommand),
     #[command(flatten)]
     Store(store::StoreCommand),
+    /// Print a ticket for this node; --pairing adds a one-time secret that
+    /// makes the joining device one of your own (needs the daemon).
+    Invite {
+        #[arg(long)]
+        pairing: bool,
+    },
+    /// Connect to the node of a ticket and remember it (needs the daemon).
+    Join { ticket: String },
+    /// List known peers, or ban / allow / set rights of one (needs the daemon).
+    Peers {
+        #[command(subcommand)]
+        cmd: Option<peers::PeersCommand>,
+    },
 }
 
 /// Run the parsed command line; the return value is the process's exit code.
@@ -91,6 +105,9 @@ fn dispatch(cli: Cli, out: Output) -> anyhow::Result<()> {
         Some(Command::Status) => status::status(&dd, out),
         Some(Command::Ledger(_) | Command::Bench(_)) => unreachable!("handled above"),
         Some(Command::Store(cmd)) => store::run(&dd, out, cmd),
+        Some(Command::Invite { pairing }) => peers::invite(&dd, out, pairing),
+        Some(Command::Join { ticket }) => peers::join(&dd, out, &ticket),
+        Some(Command::Peers { cmd }) => peers::peers(&dd, out, cmd),
         // With no command, run the node (the dashboard will open here once it exists).
         None => daemon::daemon(&dd, daemon::DaemonArgs::default(), out),
     }
