@@ -71,11 +71,14 @@ impl RedialSchedule {
         self.entries.remove(peer);
     }
 
-    /// Peers due at `now`; each is marked in flight until
+    /// At most `limit` peers due at `now`; each is marked in flight until
     /// [`failed`](Self::failed) or [`forget`](Self::forget).
-    pub fn due(&mut self, now: Instant) -> Vec<NodeId> {
+    pub fn due(&mut self, now: Instant, limit: usize) -> Vec<NodeId> {
         let mut out = Vec::new();
         for (peer, e) in &mut self.entries {
+            if out.len() >= limit {
+                break;
+            }
             if !e.in_flight && e.due <= now {
                 e.in_flight = true;
                 out.push(*peer);
@@ -138,17 +141,17 @@ mod tests {
         let mut s = RedialSchedule::new(B);
         let p = Identity::generate().node_id();
         s.want(p, t0);
-        assert_eq!(s.due(t0), vec![p]);
+        assert_eq!(s.due(t0, usize::MAX), vec![p]);
         // In flight: not due again, and no wake-up for it.
-        assert!(s.due(t0 + Duration::from_secs(100)).is_empty());
+        assert!(s.due(t0 + Duration::from_secs(100), usize::MAX).is_empty());
         assert_eq!(s.next_wake(), None);
         let mut now = t0;
         for expect in [1, 2, 4, 8] {
             s.failed(p, now);
             let wake = s.next_wake().unwrap();
             assert_eq!(wake - now, Duration::from_secs(expect));
-            assert!(s.due(wake - Duration::from_millis(1)).is_empty());
-            assert_eq!(s.due(wake), vec![p]);
+            assert!(s.due(wake - Duration::from_millis(1), usize::MAX).is_empty());
+            assert_eq!(s.due(wake, usize::MAX), vec![p]);
             now = wake;
         }
     }
@@ -159,14 +162,14 @@ mod tests {
         let mut s = RedialSchedule::new(B);
         let p = Identity::generate().node_id();
         s.want(p, t0);
-        s.due(t0);
+        s.due(t0, usize::MAX);
         s.failed(p, t0);
         s.failed(p, t0);
         s.forget(&p);
         assert!(s.is_empty());
         let t1 = t0 + Duration::from_secs(500);
         s.want(p, t1);
-        assert_eq!(s.due(t1), vec![p]);
+        assert_eq!(s.due(t1, usize::MAX), vec![p]);
         s.failed(p, t1);
         assert_eq!(s.next_wake().unwrap() - t1, Duration::from_secs(1));
     }
@@ -177,7 +180,7 @@ mod tests {
         let mut s = RedialSchedule::new(B);
         let p = Identity::generate().node_id();
         s.want(p, t0);
-        s.due(t0);
+        s.due(t0, usize::MAX);
         s.failed(p, t0);
         s.failed(p, t0);
         s.want(p, t0);
@@ -192,14 +195,16 @@ mod tests {
         let b = Identity::generate().node_id();
         s.want(a, t0);
         s.want(b, t0);
-        let mut first = s.due(t0);
+        let mut first = s.due(t0, 1);
+        assert_eq!(first.len(), 1, "the limit holds");
+        first.extend(s.due(t0, usize::MAX));
         first.sort();
         let mut both = vec![a, b];
         both.sort();
         assert_eq!(first, both);
         s.failed(a, t0);
         s.failed(b, t0);
-        s.due(t0 + B.delay(1));
+        s.due(t0 + B.delay(1), usize::MAX);
         s.failed(a, t0 + B.delay(1));
         // b is due again at 1 s too and was taken; a now waits 2 s more.
         assert_eq!(s.len(), 2);

@@ -6,6 +6,7 @@
 //! peers on the [`RedialSchedule`]. One task owns the schedule and the clock;
 //! the API reaches the service through the cheap [`PeerService`] handle.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +28,9 @@ use crate::ticket::Ticket;
 const PAIR_TIMEOUT: Duration = Duration::from_secs(10);
 /// `pair/1` streams served at once; more are dropped.
 const PAIR_CONCURRENCY: usize = 16;
+/// `pair/1` streams served at once for one peer, so a peer that opens many
+/// and sends nothing cannot hold every slot.
+const PAIR_PER_PEER: usize = 2;
 /// Redials in flight at once.
 const MAX_DIALS: usize = 16;
 /// Queue of "redial this peer now" requests.
@@ -257,29 +261,47 @@ async fn serve_pair(
     cancel: CancellationToken,
 ) {
     let permits = Arc::new(Semaphore::new(PAIR_CONCURRENCY));
-    let mut running = JoinSet::new();
+    let mut per_peer: HashMap<NodeId, usize> = HashMap::new();
+    let mut running: JoinSet<NodeId> = JoinSet::new();
     loop {
         let (conn, stream) = tokio::select! {
             _ = cancel.cancelled() => break,
-            Some(_) = running.join_next(), if !running.is_empty() => continue,
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                if let Ok(peer) = done
+                    && let Some(n) = per_peer.get_mut(&peer)
+                {
+                    *n -= 1;
+                    if *n == 0 {
+                        per_peer.remove(&peer);
+                    }
+                }
+                continue;
+            }
             next = inbox.recv() => match next {
                 Some(x) => x,
                 None => break,
             },
         };
+        let peer = conn.remote_node_id();
+        let mine = per_peer.entry(peer).or_insert(0);
+        if *mine >= PAIR_PER_PEER {
+            debug!(%peer, "too many pair/1 streams from one peer; stream dropped");
+            continue;
+        }
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            debug!(peer = %conn.remote_node_id(), "pair/1 busy; stream dropped");
+            debug!(%peer, "pair/1 busy; stream dropped");
             continue;
         };
+        *mine += 1;
         let book = book.clone();
         running.spawn(async move {
-            let peer = conn.remote_node_id();
             match tokio::time::timeout(PAIR_TIMEOUT, answer_pair(&book, peer, stream)).await {
                 Ok(Ok(v)) => info!(%peer, ?v, "pairing request answered"),
                 Ok(Err(e)) => debug!(%peer, error = %e, "pair/1 stream failed"),
                 Err(_) => debug!(%peer, "pair/1 stream timed out"),
             }
             drop(permit);
+            peer
         });
     }
     running.shutdown().await;
@@ -337,7 +359,7 @@ async fn redial_loop(
     loop {
         // Start what is due (bounded), then wait for the next thing.
         if dials.len() < MAX_DIALS {
-            for peer in schedule.due(Instant::now()) {
+            for peer in schedule.due(Instant::now(), MAX_DIALS - dials.len()) {
                 let addrs: Vec<SocketAddr> = match book.get(&peer) {
                     Some(r) if dialable(&r) => r.addrs.iter().map(|a| a.addr).collect(),
                     _ => {
@@ -360,9 +382,6 @@ async fn redial_loop(
                     };
                     (peer, ok)
                 });
-                if dials.len() >= MAX_DIALS {
-                    break;
-                }
             }
         }
         let wake = schedule.next_wake();
