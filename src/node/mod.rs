@@ -24,6 +24,8 @@ use crate::net::ConnPool;
 use crate::peers::{self, Backoff, BookRules, PeerBook, PeerService, ServiceOptions};
 use crate::ticket::{Ticket, TicketError};
 
+/// A connection that lives this long resets its peer's redial backoff.
+const REDIAL_STABLE: Duration = Duration::from_secs(10);
 /// `pair/1` streams queued for the peer service before new ones are dropped.
 const PAIR_INBOX: usize = 16;
 
@@ -180,6 +182,7 @@ pub async fn run(
                 max: Duration::from_millis(
                     config.peers.redial_max_ms.max(config.peers.redial_min_ms.max(1)),
                 ),
+                stable: REDIAL_STABLE,
             },
             pairing_ttl: Duration::from_secs(config.peers.pairing_ttl_secs),
         },

@@ -283,6 +283,11 @@ impl PeerBook {
                 .collect();
             fresh.append(&mut r.addrs);
             r.addrs = fresh;
+            // A peer first seen dialling us and now joined or configured
+            // takes the more telling source.
+            if r.source == Source::Inbound {
+                r.source = source;
+            }
             r.last_seen_ms = now_ms();
         })
     }

@@ -20,6 +20,10 @@ pub struct Backoff {
     pub min: Duration,
     /// Longest wait between two tries.
     pub max: Duration,
+    /// A connection that lived at least this long resets the backoff; one
+    /// that dropped sooner (e.g. the peer closes us at once) counts as a
+    /// failure, so a peer that refuses us is not redialled in a hot loop.
+    pub stable: Duration,
 }
 
 impl Backoff {
@@ -34,11 +38,15 @@ impl Backoff {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Entry {
-    failures: u32,
-    due: Instant,
-    /// A dial is under way: not due again until it reports.
-    in_flight: bool,
+enum Entry {
+    /// To be dialled at `due` (unless a dial is under way).
+    Waiting {
+        failures: u32,
+        due: Instant,
+        in_flight: bool,
+    },
+    /// Connected since `since`, after `failures` failures.
+    Connected { failures: u32, since: Instant },
 }
 
 /// Which peers to dial, and when.
@@ -56,31 +64,75 @@ impl RedialSchedule {
         }
     }
 
-    /// Dial `peer` as soon as possible (start-up, or it just disconnected).
-    /// A peer already waiting keeps its backoff.
+    /// Dial `peer` as soon as possible (start-up, or a ban was lifted). A
+    /// peer already known to the schedule keeps its state.
     pub fn want(&mut self, peer: NodeId, now: Instant) {
-        self.entries.entry(peer).or_insert(Entry {
+        self.entries.entry(peer).or_insert(Entry::Waiting {
             failures: 0,
             due: now,
             in_flight: false,
         });
     }
 
-    /// Stop dialling `peer` (connected, banned or forgotten).
+    /// Stop dialling `peer` (banned or forgotten).
     pub fn forget(&mut self, peer: &NodeId) {
         self.entries.remove(peer);
     }
 
+    /// A connection to `peer` is up.
+    pub fn connected(&mut self, peer: NodeId, now: Instant) {
+        let failures = match self.entries.get(&peer) {
+            Some(Entry::Waiting { failures, .. }) => *failures,
+            Some(Entry::Connected { .. }) => return,
+            None => 0,
+        };
+        self.entries.insert(
+            peer,
+            Entry::Connected {
+                failures,
+                since: now,
+            },
+        );
+    }
+
+    /// The connection to `peer` is gone: dial again, at once if it had been
+    /// stable, else after the next backoff step.
+    pub fn disconnected(&mut self, peer: NodeId, now: Instant) {
+        let entry = match self.entries.get(&peer) {
+            Some(Entry::Connected { failures, since })
+                if now.saturating_duration_since(*since) < self.backoff.stable =>
+            {
+                let failures = failures.saturating_add(1);
+                Entry::Waiting {
+                    failures,
+                    due: now + self.backoff.delay(failures),
+                    in_flight: false,
+                }
+            }
+            Some(Entry::Waiting { .. }) => return,
+            _ => Entry::Waiting {
+                failures: 0,
+                due: now,
+                in_flight: false,
+            },
+        };
+        self.entries.insert(peer, entry);
+    }
+
     /// At most `limit` peers due at `now`; each is marked in flight until
-    /// [`failed`](Self::failed) or [`forget`](Self::forget).
+    /// [`failed`](Self::failed), [`connected`](Self::connected) or
+    /// [`forget`](Self::forget).
     pub fn due(&mut self, now: Instant, limit: usize) -> Vec<NodeId> {
         let mut out = Vec::new();
         for (peer, e) in &mut self.entries {
             if out.len() >= limit {
                 break;
             }
-            if !e.in_flight && e.due <= now {
-                e.in_flight = true;
+            if let Entry::Waiting { due, in_flight, .. } = e
+                && !*in_flight
+                && *due <= now
+            {
+                *in_flight = true;
                 out.push(*peer);
             }
         }
@@ -89,26 +141,38 @@ impl RedialSchedule {
 
     /// A dial of `peer` failed at `now`: try again after the backoff.
     pub fn failed(&mut self, peer: NodeId, now: Instant) {
-        let e = self.entries.entry(peer).or_insert(Entry {
-            failures: 0,
-            due: now,
-            in_flight: false,
-        });
-        e.failures = e.failures.saturating_add(1);
-        e.in_flight = false;
-        e.due = now + self.backoff.delay(e.failures);
+        let failures = match self.entries.get(&peer) {
+            Some(Entry::Waiting { failures, .. }) => failures.saturating_add(1),
+            // Connected meanwhile (e.g. the peer dialled us): nothing to do.
+            Some(Entry::Connected { .. }) => return,
+            None => 1,
+        };
+        self.entries.insert(
+            peer,
+            Entry::Waiting {
+                failures,
+                due: now + self.backoff.delay(failures),
+                in_flight: false,
+            },
+        );
     }
 
     /// When the next peer falls due (`None`: nothing waits, or all in flight).
     pub fn next_wake(&self) -> Option<Instant> {
         self.entries
             .values()
-            .filter(|e| !e.in_flight)
-            .map(|e| e.due)
+            .filter_map(|e| match e {
+                Entry::Waiting {
+                    due,
+                    in_flight: false,
+                    ..
+                } => Some(*due),
+                _ => None,
+            })
             .min()
     }
 
-    /// Peers waiting or being dialled.
+    /// Peers the schedule follows (waiting, being dialled or connected).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -126,6 +190,7 @@ mod tests {
     const B: Backoff = Backoff {
         min: Duration::from_secs(1),
         max: Duration::from_secs(60),
+        stable: Duration::from_secs(10),
     };
 
     #[test]
@@ -157,7 +222,7 @@ mod tests {
     }
 
     #[test]
-    fn success_forgets_and_a_later_disconnect_starts_over() {
+    fn a_stable_connection_resets_the_backoff_and_a_short_one_does_not() {
         let t0 = Instant::now();
         let mut s = RedialSchedule::new(B);
         let p = Identity::generate().node_id();
@@ -165,13 +230,34 @@ mod tests {
         s.due(t0, usize::MAX);
         s.failed(p, t0);
         s.failed(p, t0);
+        s.connected(p, t0);
+        assert_eq!(s.next_wake(), None, "nothing to dial while connected");
+        // Dropped after 1 s: a third failure, 4 s wait.
+        let t1 = t0 + Duration::from_secs(1);
+        s.disconnected(p, t1);
+        assert_eq!(s.next_wake().unwrap() - t1, Duration::from_secs(4));
+        // A peer that closes us at once, over and over, is never hot-looped.
+        let mut now = t1;
+        for expect in [4, 8, 16, 32, 60, 60] {
+            let wake = s.next_wake().unwrap();
+            assert_eq!(wake - now, Duration::from_secs(expect));
+            assert_eq!(s.due(wake, usize::MAX), vec![p]);
+            s.connected(p, wake);
+            s.disconnected(p, wake);
+            now = wake;
+        }
+        // Lived longer than `stable`: dialled again at once, from scratch.
+        let t2 = now + Duration::from_secs(100);
+        s.due(t2, usize::MAX);
+        s.connected(p, t2);
+        let t3 = t2 + Duration::from_secs(30);
+        s.disconnected(p, t3);
+        assert_eq!(s.next_wake(), Some(t3));
+        s.due(t3, usize::MAX);
+        s.failed(p, t3);
+        assert_eq!(s.next_wake().unwrap() - t3, Duration::from_secs(1));
         s.forget(&p);
         assert!(s.is_empty());
-        let t1 = t0 + Duration::from_secs(500);
-        s.want(p, t1);
-        assert_eq!(s.due(t1, usize::MAX), vec![p]);
-        s.failed(p, t1);
-        assert_eq!(s.next_wake().unwrap() - t1, Duration::from_secs(1));
     }
 
     #[test]

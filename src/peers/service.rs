@@ -368,7 +368,7 @@ async fn redial_loop(
                     }
                 };
                 if pool.get(&peer).is_some() {
-                    schedule.forget(&peer);
+                    schedule.connected(peer, Instant::now());
                     continue;
                 }
                 let pool = pool.clone();
@@ -396,7 +396,11 @@ async fn redial_loop(
             _ = sleep, if dials.len() < MAX_DIALS => {}
             Some(done) = dials.join_next(), if !dials.is_empty() => {
                 if let Ok((peer, ok)) = done {
-                    if ok { schedule.forget(&peer) } else { schedule.failed(peer, Instant::now()) }
+                    if ok {
+                        schedule.connected(peer, Instant::now())
+                    } else {
+                        schedule.failed(peer, Instant::now())
+                    }
                 }
             }
             Some(peer) = nudges.recv() => {
@@ -407,7 +411,7 @@ async fn redial_loop(
             }
             ev = events.recv() => match ev {
                 Ok(PoolEvent::Connected { peer, addr, inbound }) => {
-                    schedule.forget(&peer);
+                    schedule.connected(peer, Instant::now());
                     let b = book.clone();
                     let dialled = (!inbound).then_some(addr);
                     let res = blocking(move || b.connected(peer, dialled)).await;
@@ -421,7 +425,9 @@ async fn redial_loop(
                         warn!(%peer, error = %e, "cannot record a disconnection");
                     }
                     if book.get(&peer).is_some_and(|r| dialable(&r)) {
-                        schedule.want(peer, Instant::now());
+                        schedule.disconnected(peer, Instant::now());
+                    } else {
+                        schedule.forget(&peer);
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
