@@ -121,7 +121,10 @@ fn a_pairing_secret_pairs_once_and_is_refused_the_second_time() {
     let out = cairn(&c.dir, &["join", &ticket]);
     assert_eq!(code(&out), Some(9), "{}", stderr(&out));
     assert!(stderr(&out).contains("pairing secret was refused"));
-    assert!(a.peer(&c.node_id()).is_none_or(|p| p["own_device"] == false));
+    assert!(
+        a.peer(&c.node_id())
+            .is_none_or(|p| p["own_device"] == false)
+    );
     // A plain invite is the node's ticket.
     assert_eq!(cairn_json(&a.dir, &["invite"])["ticket"], a.ticket());
 }
@@ -165,10 +168,16 @@ fn bad_input_gets_clear_errors_and_exit_codes() {
     let b_tmp = tempfile::tempdir().unwrap();
     let b = Daemon::start(b_tmp.path(), &[]);
     let mut forged: cairn::ticket::Ticket = b.ticket().parse().unwrap();
-    forged.node_id = *stranger.parse::<cairn_transport::NodeId>().unwrap().as_bytes();
+    forged.node_id = *stranger
+        .parse::<cairn_transport::NodeId>()
+        .unwrap()
+        .as_bytes();
     let out = cairn(&a.dir, &["join", &forged.to_string()]);
     assert_eq!(code(&out), Some(8), "{}", stderr(&out));
-    assert!(a.peer(&stranger).is_none(), "an unverified node is not remembered");
+    assert!(
+        a.peer(&stranger).is_none(),
+        "an unverified node is not remembered"
+    );
     // Own ticket (6).
     let out = cairn(&a.dir, &["join", &a.ticket()]);
     assert_eq!(code(&out), Some(6), "{}", stderr(&out));

@@ -82,7 +82,11 @@ fn garbage_and_stream_floods_from_one_peer_do_not_disturb_others() {
             let mut held = Vec::new();
             let mut opened = 0u32;
             for i in 0..4000u32 {
-                let proto = if i % 2 == 0 { "flood/1" } else { pair::PROTOCOL };
+                let proto = if i % 2 == 0 {
+                    "flood/1"
+                } else {
+                    pair::PROTOCOL
+                };
                 match flooder.open_stream(proto).await {
                     Ok(s) => {
                         opened += 1;

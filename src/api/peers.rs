@@ -162,9 +162,10 @@ pub fn routes() -> axum::Router<ApiState> {
 }
 
 fn service(state: &ApiState) -> Result<PeerService, ErrorResponse> {
-    state.peers().cloned().ok_or_else(|| {
-        ErrorResponse::new(ApiErrorKind::Internal, "peer management is not running")
-    })
+    state
+        .peers()
+        .cloned()
+        .ok_or_else(|| ErrorResponse::new(ApiErrorKind::Internal, "peer management is not running"))
 }
 
 fn node(text: &str) -> Result<NodeId, ErrorResponse> {
@@ -227,9 +228,7 @@ async fn join(
             let kind = match &e {
                 JoinError::OwnTicket => ApiErrorKind::InvalidInput,
                 JoinError::Banned(_) | JoinError::PairingRefused => ApiErrorKind::Refused,
-                JoinError::Unreachable(_) | JoinError::Pairing { .. } => {
-                    ApiErrorKind::Unreachable
-                }
+                JoinError::Unreachable(_) | JoinError::Pairing { .. } => ApiErrorKind::Unreachable,
                 _ => ApiErrorKind::Internal,
             };
             Err(ErrorResponse::new(kind, e.to_string()))

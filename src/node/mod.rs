@@ -180,7 +180,10 @@ pub async fn run(
             backoff: Backoff {
                 min: Duration::from_millis(config.peers.redial_min_ms.max(1)),
                 max: Duration::from_millis(
-                    config.peers.redial_max_ms.max(config.peers.redial_min_ms.max(1)),
+                    config
+                        .peers
+                        .redial_max_ms
+                        .max(config.peers.redial_min_ms.max(1)),
                 ),
                 stable: REDIAL_STABLE,
             },

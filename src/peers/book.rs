@@ -98,7 +98,7 @@ pub struct PeerRecord {
 #[non_exhaustive]
 pub enum BookError {
     #[error("peer book database: {0}")]
-    Db(#[from] redb::Error),
+    Db(Box<redb::Error>),
     #[error("cannot encode a peer record: {0}")]
     Encode(#[from] serde_json::Error),
     #[error("unknown peer {0}")]
@@ -108,11 +108,12 @@ pub enum BookError {
 macro_rules! db_from {
     ($($t:ty),*) => {$(
         impl From<$t> for BookError {
-            fn from(e: $t) -> BookError { BookError::Db(e.into()) }
+            fn from(e: $t) -> BookError { BookError::Db(Box::new(e.into())) }
         }
     )*};
 }
 db_from!(
+    redb::Error,
     redb::DatabaseError,
     redb::TransactionError,
     redb::TableError,
@@ -530,7 +531,8 @@ mod tests {
         let id = Identity::generate().node_id();
         {
             let book = PeerBook::open(&path, rules()).unwrap();
-            book.remember(id, Source::Join, &[addr(1), addr(2)]).unwrap();
+            book.remember(id, Source::Join, &[addr(1), addr(2)])
+                .unwrap();
             book.connected(id, Some(addr(2))).unwrap();
             book.set_permissions(
                 id,
@@ -579,10 +581,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let book = PeerBook::open(&dir.path().join("p.redb"), rules()).unwrap();
         let id = Identity::generate().node_id();
-        assert!(matches!(
-            book.ban(id, "x"),
-            Err(BookError::UnknownPeer(_))
-        ));
+        assert!(matches!(book.ban(id, "x"), Err(BookError::UnknownPeer(_))));
         assert!(matches!(book.allow(id), Err(BookError::UnknownPeer(_))));
         assert!(book.get(&id).is_none());
     }
@@ -594,7 +593,8 @@ mod tests {
         let live = [7u8; 32];
         let stale = [8u8; 32];
         book.add_pairing(&live, now_ms() + 60_000).unwrap();
-        book.add_pairing(&stale, now_ms().saturating_sub(1)).unwrap();
+        book.add_pairing(&stale, now_ms().saturating_sub(1))
+            .unwrap();
         assert!(book.take_pairing(&live).unwrap());
         assert!(!book.take_pairing(&live).unwrap());
         assert!(!book.take_pairing(&stale).unwrap());

@@ -215,7 +215,10 @@ mod tests {
             s.failed(p, now);
             let wake = s.next_wake().unwrap();
             assert_eq!(wake - now, Duration::from_secs(expect));
-            assert!(s.due(wake - Duration::from_millis(1), usize::MAX).is_empty());
+            assert!(
+                s.due(wake - Duration::from_millis(1), usize::MAX)
+                    .is_empty()
+            );
             assert_eq!(s.due(wake, usize::MAX), vec![p]);
             now = wake;
         }

@@ -177,7 +177,7 @@ impl PeerService {
             book.remember(peer, Source::Join, &addrs)?;
             // Only an address we dialled counts as a success.
             let dialled = addrs.contains(&remote).then_some(remote);
-            Ok::<_, BookError>(book.connected(peer, dialled)?)
+            book.connected(peer, dialled)
         })
         .await?
         .ok_or(BookError::UnknownPeer(peer))?;
@@ -226,9 +226,9 @@ async fn blocking<T: Send + 'static, E: From<BookError> + Send + 'static>(
 ) -> Result<T, E> {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r,
-        Err(e) => Err(E::from(BookError::Db(redb::Error::Io(std::io::Error::other(
-            format!("peer book task failed: {e}"),
-        ))))),
+        Err(e) => Err(E::from(BookError::from(redb::Error::Io(
+            std::io::Error::other(format!("peer book task failed: {e}")),
+        )))),
     }
 }
 
@@ -323,10 +323,18 @@ async fn answer_pair(book: &PeerBook, peer: NodeId, mut s: Stream) -> Result<Ver
             })
             .await
             .map_err(|e| e.to_string())?;
-            if ok { Verdict::Paired } else { Verdict::Refused }
+            if ok {
+                Verdict::Paired
+            } else {
+                Verdict::Refused
+            }
         }
         Err(e) => {
-            book.offence(&peer, crate::net::Severity::Proven, "malformed pair/1 request");
+            book.offence(
+                &peer,
+                crate::net::Severity::Proven,
+                "malformed pair/1 request",
+            );
             return Err(e.to_string());
         }
     };
