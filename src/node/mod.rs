@@ -26,8 +26,10 @@ use crate::ticket::{Ticket, TicketError};
 
 /// A connection that lives this long resets its peer's redial backoff.
 const REDIAL_STABLE: Duration = Duration::from_secs(10);
-/// `pair/1` streams queued for the peer service before new ones are dropped.
-const PAIR_INBOX: usize = 16;
+/// `pair/1` streams queued for the peer service before the router drops new
+/// ones. Deep enough that one peer flooding opens (which the service drops
+/// beyond two per peer as fast as it reads them) does not crowd out others.
+const PAIR_INBOX: usize = 256;
 
 /// The peer book's rules from config `[peers]`.
 fn book_rules(config: &Config) -> BookRules {
