@@ -20,6 +20,7 @@ pub struct Config {
     pub transport: cairn_transport::TransportConfig,
     pub store: StoreConfig,
     pub dht: crate::dht::service::DhtConfig,
+    pub peers: PeersConfig,
 }
 
 /// The local HTTP API that the CLI and the dashboard use.
@@ -102,6 +103,48 @@ impl StoreConfig {
             crate::store::Class::Own => self.quota_own,
             crate::store::Class::Hosted => self.quota_hosted,
             crate::store::Class::Cache => self.quota_cache,
+        }
+    }
+}
+
+/// Peer management: bootstrap, default rights, bans, pairing, redial.
+///
+/// Default rights: cairn is a storage network among people who chose to join
+/// each other, so a joined peer may store and fetch by default; compute and
+/// relay cost this node more and must be granted (own devices get them all).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PeersConfig {
+    /// Tickets dialled at start and remembered as bootstrap peers.
+    pub bootstrap: Vec<String>,
+    /// Default rights of a newly met peer.
+    pub store: bool,
+    pub fetch: bool,
+    pub compute: bool,
+    pub relay: bool,
+    /// Proven offences (e.g. a block that does not match its id) after
+    /// which a peer is banned; 0: never automatically.
+    pub ban_after_offences: u32,
+    /// Lifetime of a pairing secret from `cairn invite --pairing`, seconds.
+    pub pairing_ttl_secs: u64,
+    /// First wait before redialling a lost peer, ms (doubles per failure) ...
+    pub redial_min_ms: u64,
+    /// ... up to this, ms.
+    pub redial_max_ms: u64,
+}
+
+impl Default for PeersConfig {
+    fn default() -> Self {
+        PeersConfig {
+            bootstrap: Vec::new(),
+            store: true,
+            fetch: true,
+            compute: false,
+            relay: false,
+            ban_after_offences: 3,
+            pairing_ttl_secs: 3600,
+            redial_min_ms: 1000,
+            redial_max_ms: 300_000,
         }
     }
 }
@@ -198,6 +241,25 @@ max_outbound_requests = 256
 # Requests per second one peer may sustain, and the burst it may send at once.
 inbound_rate_per_sec = 50
 inbound_burst = 100
+[peers]
+# Tickets (cairn…) dialled at start and remembered as bootstrap peers.
+bootstrap = []
+# Rights of a newly met peer: store blocks here, fetch blocks from here, run
+# compute jobs here, relay through here. Own devices (paired with
+# `cairn invite --pairing`) get every right. Change one peer's rights with
+# `cairn peers set NODE store=on fetch=off`.
+store = true
+fetch = true
+compute = false
+relay = false
+# Proven offences (e.g. a block that does not match its id) that ban a peer;
+# 0: never automatically.
+ban_after_offences = 3
+# Lifetime of a pairing secret from `cairn invite --pairing`, seconds.
+pairing_ttl_secs = 3600
+# Redialling a lost peer: first wait, doubling per failure up to the max, ms.
+redial_min_ms = 1000
+redial_max_ms = 300000
 "#;
 
 /// Why the configuration could not be loaded.

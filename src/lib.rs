@@ -13,5 +13,6 @@ pub mod keyfile;
 pub mod logging;
 pub mod net;
 pub mod node;
+pub mod peers;
 pub mod store;
 pub mod ticket;

@@ -187,6 +187,89 @@ impl ApiClient {
 
 /// The snapshots of [`ApiClient::events`].
 pub type SnapshotStream = futures::stream::BoxStream<'static, Result<Snapshot, ClientError>>;
+/// The peer routes (owner: peers).
+impl ApiClient {
+    /// POST a JSON body and decode the JSON answer.
+    pub async fn post<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(self.token.as_str())
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_connect() {
+                    ClientError::NoDaemon(self.base.clone())
+                } else {
+                    ClientError::Http(e)
+                }
+            })?;
+        decode(resp).await
+    }
+
+    /// `GET /v1/invite`: a ticket for this node, with a one-time pairing
+    /// secret if `pairing`.
+    pub async fn invite(&self, pairing: bool) -> Result<super::peers::Invite, ClientError> {
+        self.get(&format!("/v1/invite?pairing={pairing}")).await
+    }
+
+    /// `POST /v1/peers/join`.
+    pub async fn join(&self, ticket: &str) -> Result<super::peers::PeerView, ClientError> {
+        let body = super::peers::JoinRequest {
+            ticket: ticket.to_owned(),
+        };
+        self.post("/v1/peers/join", &body).await
+    }
+
+    /// `GET /v1/peers`.
+    pub async fn peers(&self) -> Result<Vec<super::peers::PeerView>, ClientError> {
+        self.get("/v1/peers").await
+    }
+
+    /// `POST /v1/peers/{node}/ban`.
+    pub async fn ban(&self, node: &str) -> Result<super::peers::PeerView, ClientError> {
+        self.post(&format!("/v1/peers/{}/ban", path_segment(node)), &())
+            .await
+    }
+
+    /// `POST /v1/peers/{node}/allow`.
+    pub async fn allow(&self, node: &str) -> Result<super::peers::PeerView, ClientError> {
+        self.post(&format!("/v1/peers/{}/allow", path_segment(node)), &())
+            .await
+    }
+
+    /// `POST /v1/peers/{node}/permissions`.
+    pub async fn set_permissions(
+        &self,
+        node: &str,
+        change: &crate::peers::PermissionChange,
+    ) -> Result<super::peers::PeerView, ClientError> {
+        self.post(
+            &format!("/v1/peers/{}/permissions", path_segment(node)),
+            change,
+        )
+        .await
+    }
+}
+
+/// A node id as one URL path segment (anything but base32 is escaped, so a
+/// malformed id reaches the server's check instead of another route).
+fn path_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
 
 async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, ClientError> {
     if resp.status().is_success() {

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod feed;
+pub mod peers;
 pub mod server;
 pub mod snapshot;
 pub mod sse;

@@ -35,6 +35,7 @@ pub struct ApiState {
     /// The daemon's store, when it runs one (the store routes need it).
     store: Option<crate::node::store_service::StoreService>,
     snapshots: Option<tokio::sync::watch::Receiver<super::snapshot::Snapshot>>,
+    peers: Option<crate::peers::PeerService>,
 }
 
 impl ApiState {
@@ -44,6 +45,7 @@ impl ApiState {
             node: Arc::new(node),
             store: None,
             snapshots: None,
+            peers: None,
         }
     }
 
@@ -65,6 +67,17 @@ impl ApiState {
     /// The node's snapshot feed, when it publishes one.
     pub fn snapshots(&self) -> Option<tokio::sync::watch::Receiver<super::snapshot::Snapshot>> {
         self.snapshots.clone()
+    }
+
+    /// Serve the peer routes from `svc`.
+    pub fn with_peers(mut self, svc: crate::peers::PeerService) -> ApiState {
+        self.peers = Some(svc);
+        self
+    }
+
+    /// The peer service, when the node runs one.
+    pub fn peers(&self) -> Option<&crate::peers::PeerService> {
+        self.peers.as_ref()
     }
 }
 
@@ -97,6 +110,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/status", get(status))
         .merge(store::routes())
         .merge(super::feed::routes())
+        .merge(super::peers::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)
@@ -125,6 +139,8 @@ impl ErrorResponse {
             ApiErrorKind::NoSpace => StatusCode::INSUFFICIENT_STORAGE,
             ApiErrorKind::Integrity => StatusCode::UNPROCESSABLE_ENTITY,
             ApiErrorKind::Cancelled => StatusCode::CONFLICT,
+            ApiErrorKind::Refused => StatusCode::FORBIDDEN,
+            ApiErrorKind::Unreachable => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ErrorResponse(

@@ -39,4 +39,9 @@ pub enum ApiErrorKind {
     Cancelled,
     /// The operation failed for a reason with no more specific kind.
     Failed,
+    /// The request was understood and refused (a banned peer, a spent
+    /// pairing secret).
+    Refused,
+    /// A peer could not be reached.
+    Unreachable,
 }

@@ -24,6 +24,10 @@ pub enum Code {
     InvalidInput = 6,
     /// A running daemon is needed and none answers, or it refused us.
     Daemon = 7,
+    /// A peer could not be reached (`join`).
+    Unreachable = 8,
+    /// Refused: a banned peer, a spent or expired pairing secret.
+    Refused = 9,
 }
 
 impl From<Code> for ExitCode {
@@ -71,6 +75,8 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
             None if matches!(e, ClientError::Output(_) | ClientError::Interrupted(_)) => {
                 Code::Failure
             }
+            Some(ApiErrorKind::Unreachable) => Code::Unreachable,
+            Some(ApiErrorKind::Refused) => Code::Refused,
             _ => Code::Daemon,
         });
     }
@@ -86,6 +92,11 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
         .is_some()
     {
         return Some(Code::Integrity);
+    }
+    if cause.downcast_ref::<super::peers::BadNodeId>().is_some()
+        || cause.downcast_ref::<super::peers::BadRight>().is_some()
+    {
+        return Some(Code::InvalidInput);
     }
     if cause.downcast_ref::<cairn::ticket::TicketError>().is_some() {
         return Some(Code::InvalidInput);

@@ -10,6 +10,7 @@ mod exit;
 mod id;
 mod ledger;
 mod output;
+mod peers;
 mod status;
 mod store;
 
@@ -68,6 +69,19 @@ pub enum Command {
         #[arg(default_value_t = 5)]
         nodes: usize,
     },
+    /// Print a ticket for this node; --pairing adds a one-time secret that
+    /// makes the joining device one of your own (needs the daemon).
+    Invite {
+        #[arg(long)]
+        pairing: bool,
+    },
+    /// Connect to the node of a ticket and remember it (needs the daemon).
+    Join { ticket: String },
+    /// List known peers, or ban / allow / set rights of one (needs the daemon).
+    Peers {
+        #[command(subcommand)]
+        cmd: Option<peers::PeersCommand>,
+    },
 }
 
 /// Run the parsed command line; the return value is the process's exit code.
@@ -106,6 +120,9 @@ fn dispatch(cli: Cli, out: Output) -> anyhow::Result<()> {
         }
         Some(Command::Store(cmd)) => store::run(&dd, out, cmd),
         Some(Command::Dashboard) => dashboard::dashboard(&dd),
+        Some(Command::Invite { pairing }) => peers::invite(&dd, out, pairing),
+        Some(Command::Join { ticket }) => peers::join(&dd, out, &ticket),
+        Some(Command::Peers { cmd }) => peers::peers(&dd, out, cmd),
         // With no command: the node with the dashboard on a terminal, else headless.
         None => dashboard::local(&dd, out),
     }

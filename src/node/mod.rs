@@ -10,9 +10,10 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use cairn_transport::{Connection, Endpoint, Identity, Router};
+use cairn_transport::{Endpoint, Identity, Router};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -21,8 +22,31 @@ use crate::api::server::{self as api_server, ApiState, NodeInfo};
 use crate::api::token::Token;
 use crate::config::Config;
 use crate::datadir::{DataDir, DataDirError};
+use crate::net::ConnPool;
+use crate::peers::{self, Backoff, BookRules, PeerBook, PeerService, ServiceOptions};
 use crate::store::{Store, StoreError};
-use crate::ticket::Ticket;
+use crate::ticket::{Ticket, TicketError};
+
+/// A connection that lives this long resets its peer's redial backoff.
+const REDIAL_STABLE: Duration = Duration::from_secs(10);
+/// `pair/1` streams queued for the peer service before the router drops new
+/// ones. Deep enough that one peer flooding opens (which the service drops
+/// beyond two per peer as fast as it reads them) does not crowd out others.
+const PAIR_INBOX: usize = 256;
+
+/// The peer book's rules from config `[peers]`.
+fn book_rules(config: &Config) -> BookRules {
+    let p = &config.peers;
+    BookRules {
+        default_permissions: crate::api::snapshot::Permissions {
+            store: p.store,
+            fetch: p.fetch,
+            compute: p.compute,
+            relay: p.relay,
+        },
+        ban_after_offences: p.ban_after_offences,
+    }
+}
 
 pub mod store_service;
 pub mod transfers;
@@ -74,6 +98,10 @@ pub enum NodeError {
     Token(#[from] crate::api::token::TokenError),
     #[error("cannot open the store")]
     Store(#[source] StoreError),
+    #[error("cannot open the peer book: {0}")]
+    PeerBook(#[from] peers::BookError),
+    #[error("a ticket in peers.bootstrap is malformed: {0}")]
+    Bootstrap(#[source] TicketError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
@@ -175,14 +203,54 @@ pub async fn run(
     .with_snapshots(snap_rx);
     write_addr_file(dd, api_addr)?;
 
-    // Services register their protocols here as they are added.
-    let router = Router::new();
+    // The peer book is opened (and bootstrap tickets checked) before
+    // anything is served, so a bad file or config stops the start cleanly.
+    let book = PeerBook::open(&dd.path(peers::BOOK_FILE), book_rules(&config))?;
+    let bootstrap = config
+        .peers
+        .bootstrap
+        .iter()
+        .map(|t| t.parse::<Ticket>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(NodeError::Bootstrap)?;
 
+    // The one place streams are routed: each service adds its protocol here.
+    let (pair_tx, pair_rx) = mpsc::channel(PAIR_INBOX);
+    let router = Router::new().route(peers::pair::PROTOCOL, pair_tx);
+
+    // One pool over the first endpoint dials and owns every connection; every
+    // endpoint's inbound connections are adopted into it.
+    let pool = ConnPool::new(endpoints[0].clone(), router, shutdown.clone());
     let mut tasks = JoinSet::new();
+    let peer_service = PeerService::start(
+        book,
+        pool.clone(),
+        ServiceOptions {
+            ticket: ticket.clone(),
+            bootstrap,
+            backoff: Backoff {
+                min: Duration::from_millis(config.peers.redial_min_ms.max(1)),
+                max: Duration::from_millis(
+                    config
+                        .peers
+                        .redial_max_ms
+                        .max(config.peers.redial_min_ms.max(1)),
+                ),
+                stable: REDIAL_STABLE,
+            },
+            pairing_ttl: Duration::from_secs(config.peers.pairing_ttl_secs),
+        },
+        pair_rx,
+        &mut tasks,
+        shutdown.clone(),
+    );
+    let api_state = api_state.with_peers(peer_service);
     tasks.spawn(serve_api(api_listener, api_state, shutdown.clone()));
     tasks.spawn(snapshot::run(snapshot_sources, snap_tx, shutdown.clone()));
     for ep in &endpoints {
-        tasks.spawn(accept_loop(ep.clone(), router.clone(), shutdown.clone()));
+        let pool = pool.clone();
+        let ep = ep.clone();
+        tasks.spawn(async move { pool.accept_from(ep).await });
     }
 
     let ready = Ready {
@@ -216,36 +284,6 @@ async fn serve_api(
     if let Err(e) = api_server::serve(listener, state, shutdown).await {
         warn!(error = %e, "local API stopped with an error");
     }
-}
-
-/// Accept connections until shutdown; each gets a task that routes its
-/// streams. The endpoint enforces the connection limits.
-async fn accept_loop(endpoint: Endpoint, router: Router, shutdown: CancellationToken) {
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            conn = endpoint.accept() => match conn {
-                Some(conn) => {
-                    info!(peer = %conn.remote_node_id(), addr = %conn.remote_addr(), "peer connected");
-                    conns.spawn(serve_connection(conn, router.clone(), shutdown.clone()));
-                }
-                None => break,
-            },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-        }
-    }
-    conns.shutdown().await;
-}
-
-async fn serve_connection(conn: Connection, router: Router, shutdown: CancellationToken) {
-    let peer = conn.remote_node_id();
-    tokio::select! {
-        _ = shutdown.cancelled() => {}
-        _ = router.serve(conn.clone()) => {}
-    }
-    conn.close();
-    info!(%peer, "peer disconnected");
 }
 
 /// Hold an exclusive lock on the data directory for the daemon's lifetime.

@@ -158,3 +158,54 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// Poll `check` every 50 ms until it returns `Some`, failing with `what`
+/// after `secs` seconds.
+pub fn wait_for<T>(secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        if std::time::Instant::now() >= deadline {
+            panic!("timed out after {secs} s waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Daemon {
+    /// The daemon's ticket (from its ready line).
+    pub fn ticket(&self) -> String {
+        self.ready["ticket"].as_str().expect("ticket").to_owned()
+    }
+
+    /// `cairn --json peers` of this daemon.
+    pub fn peers(&self) -> Vec<serde_json::Value> {
+        match cairn_json(&self.dir, &["peers"]) {
+            serde_json::Value::Array(a) => a,
+            other => panic!("cairn peers printed no list: {other}"),
+        }
+    }
+
+    /// This daemon's record of `node`, if it has one.
+    pub fn peer(&self, node: &str) -> Option<serde_json::Value> {
+        self.peers().into_iter().find(|p| p["id"] == node)
+    }
+
+    /// Whether this daemon has a live connection to `node`.
+    pub fn connected_to(&self, node: &str) -> bool {
+        self.peer(node).is_some_and(|p| p["connected"] == true)
+    }
+
+    /// Join `other` by its ticket and wait (bounded) until both sides list
+    /// each other as connected.
+    pub fn join(&self, other: &Daemon) -> serde_json::Value {
+        let v = cairn_json(&self.dir, &["join", &other.ticket()]);
+        let (me, them) = (self.node_id(), other.node_id());
+        wait_for(10, "both sides to list each other as connected", || {
+            (self.connected_to(&them) && other.connected_to(&me)).then_some(())
+        });
+        v
+    }
+}
