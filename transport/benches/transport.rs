@@ -5,7 +5,9 @@
 //!   default budget, every 1 MiB, and off; both ciphers.
 //! - `streams/*`: 1,000 concurrent streams moving the same total as one
 //!   stream; the slowest stream's share of its fair share is printed.
-//! - `handshake/*`: full XX + identity check, both sides on one thread.
+//! - `handshake/*`: full XX + identity check, both sides on one thread; the
+//!   time of both, and of the responder's and the initiator's `poll` alone
+//!   (one side's cost per handshake on one core).
 //!
 //! Run: `cargo bench -p cairn-transport --bench transport`.
 
@@ -273,6 +275,34 @@ fn many_streams(c: &mut Criterion) {
     );
 }
 
+/// Wraps a future and adds the wall time spent inside its `poll` to `spent`.
+/// On a single-threaded runtime with both handshake sides on one in-memory
+/// pipe, that is the work of this side alone.
+struct Timed<'a, F> {
+    inner: std::pin::Pin<Box<F>>,
+    spent: &'a std::cell::Cell<Duration>,
+}
+
+impl<F: std::future::Future> std::future::Future for Timed<'_, F> {
+    type Output = F::Output;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let t = Instant::now();
+        let r = self.inner.as_mut().poll(cx);
+        self.spent.set(self.spent.get() + t.elapsed());
+        r
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Both,
+    Responder,
+    Initiator,
+}
+
 fn handshakes(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -283,18 +313,45 @@ fn handshakes(c: &mut Criterion) {
     let sid = server.node_id();
     let mut g = c.benchmark_group("handshake");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("xx_identity_both_sides_one_core", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let (mut x, mut y) = tokio::io::duplex(4096);
-                let (r, i) = tokio::join!(
-                    cairn_transport::handshake::respond(&mut y, &server),
-                    cairn_transport::handshake::initiate(&mut x, &client, sid)
-                );
-                assert!(r.is_ok() && i.is_ok());
+    let cases = [
+        ("xx_identity_both_sides_one_core", Side::Both),
+        ("xx_identity_responder_only", Side::Responder),
+        ("xx_identity_initiator_only", Side::Initiator),
+    ];
+    for (name, side) in cases {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let resp = std::cell::Cell::new(Duration::ZERO);
+                let init = std::cell::Cell::new(Duration::ZERO);
+                let start = Instant::now();
+                for _ in 0..iters {
+                    rt.block_on(async {
+                        let (mut x, mut y) = tokio::io::duplex(4096);
+                        let (r, i) = tokio::join!(
+                            Timed {
+                                inner: Box::pin(cairn_transport::handshake::respond(
+                                    &mut y, &server
+                                )),
+                                spent: &resp,
+                            },
+                            Timed {
+                                inner: Box::pin(cairn_transport::handshake::initiate(
+                                    &mut x, &client, sid
+                                )),
+                                spent: &init,
+                            }
+                        );
+                        assert!(r.is_ok() && i.is_ok());
+                    })
+                }
+                match side {
+                    Side::Both => start.elapsed(),
+                    Side::Responder => resp.get(),
+                    Side::Initiator => init.get(),
+                }
             })
-        })
-    });
+        });
+    }
     g.finish();
 }
 

@@ -48,11 +48,20 @@ fn signed_message(noise_static: &[u8; 32]) -> [u8; 48] {
     m
 }
 
-/// The 96-byte payload this identity sends.
+/// The 96-byte payload this identity sends (computed once per identity).
 pub fn encode(identity: &Identity) -> [u8; PAYLOAD_LEN] {
+    *identity.handshake_payload()
+}
+
+/// Builds the payload: public key, then the signature over the Noise key.
+pub(crate) fn compute(
+    signing: &ed25519_dalek::SigningKey,
+    noise_public: &[u8; 32],
+) -> [u8; PAYLOAD_LEN] {
+    use ed25519_dalek::Signer as _;
     let mut out = [0u8; PAYLOAD_LEN];
-    out[..32].copy_from_slice(&identity.public_key());
-    out[32..].copy_from_slice(&identity.sign(&signed_message(&identity.noise_public_key())));
+    out[..32].copy_from_slice(&signing.verifying_key().to_bytes());
+    out[32..].copy_from_slice(&signing.sign(&signed_message(noise_public)).to_bytes());
     out
 }
 
