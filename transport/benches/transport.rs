@@ -8,6 +8,8 @@
 //! - `handshake/*`: full XX + identity check, both sides on one thread; the
 //!   time of both, and of the responder's and the initiator's `poll` alone
 //!   (one side's cost per handshake on one core).
+//! - `crypto_floor/*`: the two AEAD passes every bulk byte takes, seal +
+//!   open, on one thread: the CPU floor of the bulk path.
 //!
 //! Run: `cargo bench -p cairn-transport --bench transport`.
 
@@ -355,5 +357,66 @@ fn handshakes(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bulk, many_streams, handshakes);
+/// The cryptographic floor of the bulk path, on one thread: every byte a
+/// stream moves is sealed and opened once by the connection's Noise
+/// ChaCha20-Poly1305 (65,519-byte messages) and once by the stream cipher
+/// (65,483-byte frames). Their summed cost per byte bounds what two cores can
+/// move, whatever the rest of the code does.
+fn crypto_floor(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = Identity::generate();
+    let client = Identity::generate();
+    let sid = server.node_id();
+    let (mut tx, mut rx) = rt.block_on(async {
+        let (mut x, mut y) = tokio::io::duplex(4096);
+        let (r, i) = tokio::join!(
+            cairn_transport::handshake::respond(&mut y, &server),
+            cairn_transport::handshake::initiate(&mut x, &client, sid)
+        );
+        (i.unwrap().transport, r.unwrap().transport)
+    });
+    let mut g = c.benchmark_group("crypto_floor");
+    const NOISE_PLAIN: usize = 65_519;
+    g.throughput(Throughput::Bytes(NOISE_PLAIN as u64));
+    let plain = vec![0x5au8; NOISE_PLAIN];
+    let mut wire = vec![0u8; 65_535];
+    let mut back = vec![0u8; 65_535];
+    g.bench_function("noise_chachapoly_seal_open_64k", |b| {
+        b.iter(|| {
+            let n = tx.write_message(&plain, &mut wire).unwrap();
+            let k = rx.read_message(&wire[..n], &mut back).unwrap();
+            assert_eq!(k, NOISE_PLAIN);
+        })
+    });
+    const FRAME: usize = 65_483;
+    g.throughput(Throughput::Bytes(FRAME as u64));
+    for (name, kind) in [
+        ("stream_aes256gcm_seal_open_64k", CipherKind::Aes256Gcm),
+        (
+            "stream_chacha20poly1305_seal_open_64k",
+            CipherKind::ChaCha20Poly1305,
+        ),
+    ] {
+        use cairn_transport::stream_cipher::{FRAME_HEAD, StreamKey, TAG};
+        let key = [7u8; 32];
+        let mut sealer = StreamKey::new(kind, 0, &key);
+        let mut opener = StreamKey::new(kind, 0, &key);
+        let mut buf = vec![0x5au8; FRAME_HEAD + FRAME + TAG];
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let total = sealer.seal(&mut buf, FRAME).unwrap();
+                let (head, body) = buf.split_at_mut(FRAME_HEAD);
+                let head: [u8; FRAME_HEAD] = (&*head).try_into().unwrap();
+                let n = opener.open(&head, &mut body[..total - FRAME_HEAD]).unwrap();
+                assert_eq!(n, FRAME);
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bulk, many_streams, handshakes, crypto_floor);
 criterion_main!(benches);
