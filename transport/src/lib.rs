@@ -22,7 +22,6 @@ pub mod noise_io;
 pub mod payload;
 pub mod rotation;
 mod router;
-mod send_queue;
 mod stats;
 mod stream;
 pub mod stream_cipher;

@@ -27,8 +27,6 @@ pub(crate) struct ConnShared {
     pub rtt_us: AtomicU64,
     pub control_ratchets: AtomicU64,
     pub streams_open: AtomicU32,
-    /// Bound on sealed stream bytes waiting inside yamux.
-    pub send_queue: crate::send_queue::SendQueue,
     violation: Mutex<Option<&'static str>>,
 }
 
@@ -45,7 +43,6 @@ impl ConnShared {
             rtt_us: AtomicU64::new(0),
             control_ratchets: AtomicU64::new(0),
             streams_open: AtomicU32::new(0),
-            send_queue: crate::send_queue::SendQueue::new(crate::send_queue::SEND_QUEUE_LIMIT),
             violation: Mutex::new(None),
         }
     }

@@ -412,15 +412,8 @@ impl AsyncWrite for Stream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let n = buf.len().min(this.max_frame);
-        // Wait our turn while the connection has enough queued in yamux.
-        ready!(
-            this.ctx
-                .shared
-                .send_queue
-                .poll_acquire(cx, this.id, (FRAME_HEAD + n + TAG) as u64)
-        );
         this.maybe_rotate();
+        let n = buf.len().min(this.max_frame);
         this.wbuf[FRAME_HEAD..FRAME_HEAD + n].copy_from_slice(&buf[..n]);
         let total = this
             .send_key
@@ -451,10 +444,6 @@ impl AsyncWrite for Stream {
 
 impl Drop for Stream {
     fn drop(&mut self) {
-        // Return what was admitted but never handed to yamux.
-        let sq = &self.ctx.shared.send_queue;
-        sq.release(self.wlen.saturating_sub(self.wpos) as u64);
-        sq.forget(self.id);
         self.ctx.registry.remove(self.id);
         self.ctx.shared.streams_open.fetch_sub(1, Ordering::AcqRel);
         self.ctx.shared.touch_streams();
