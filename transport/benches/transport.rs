@@ -172,7 +172,9 @@ async fn read_counted(
     total: usize,
     counter: Arc<Vec<AtomicU64>>,
     i: usize,
+    polled: Arc<AtomicU64>,
 ) {
+    polled.fetch_add(1, Ordering::Relaxed);
     let mut buf = vec![0u8; BUF];
     let mut n = 0;
     while n < total {
@@ -257,11 +259,14 @@ fn many_streams(c: &mut Criterion) {
                     let mut readers = tokio::task::JoinSet::new();
                     let mut writers = tokio::task::JoinSet::new();
                     let barrier = Arc::new(tokio::sync::Barrier::new(N + 1));
+                    let polled = Arc::new(AtomicU64::new(0));
                     for (i, (ws, rs)) in pairs.into_iter().enumerate() {
-                        readers.spawn(read_counted(rs, PER, counters.clone(), i));
+                        readers.spawn(read_counted(rs, PER, counters.clone(), i, polled.clone()));
                         writers.spawn(write_after(ws, PER, barrier.clone()));
                     }
-                    tokio::task::yield_now().await;
+                    while polled.load(Ordering::Relaxed) < N as u64 {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
                     let start = Instant::now();
                     barrier.wait().await;
                     // When the first stream completes, compare every stream's
