@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use cairn_transport::TransportConfig;
 use common::{duplex_pair, endpoint};
 
-const IDLE_MS: u64 = 600;
+const IDLE_MS: u64 = 1000;
 
 fn idle_config() -> TransportConfig {
     TransportConfig {
