@@ -7,12 +7,13 @@
 //!   stream; the slowest stream's share of its fair share is printed. Every
 //!   reader task is spawned and waiting before the writers are released, so
 //!   the share measures the transport's order, not how soon tokio first polls
-//!   1,000 freshly spawned tasks.
+//!   1,000 freshly spawned tasks; the runtime polls its shared queue every
+//!   tick for the same reason.
 //! - `handshake/*`: full XX + identity check, both sides on one thread; the
-//!   time of both, and of the responder's and the initiator's `poll` alone
-//!   (one side's cost per handshake on one core).
+//!   thread CPU time of both, and of the responder's and the initiator's
+//!   `poll` alone (one side's cost per handshake on one core).
 //! - `crypto_floor/*`: the two AEAD passes every bulk byte takes, seal +
-//!   open, on one thread: the CPU floor of the bulk path.
+//!   open, on one thread, in thread CPU time: the CPU floor of the bulk path.
 //!
 //! Run: `cargo bench -p cairn-transport --bench transport`.
 
@@ -70,6 +71,35 @@ async fn conn_pair(cfg: TransportConfig) -> (Endpoint, Endpoint, Connection, Con
     (server, client, a, b)
 }
 
+/// Process CPU time (all threads) spent inside `pump`, and the bytes moved,
+/// since the last `cpu_report`.
+static PUMP_CPU_NS: AtomicU64 = AtomicU64::new(0);
+static PUMP_BYTES: AtomicU64 = AtomicU64::new(0);
+
+fn process_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Prints the CPU seconds the whole process spent per GiB moved by the
+/// pumps since the previous call: the cost of a byte, whatever the load.
+fn cpu_report(name: &str) {
+    let ns = PUMP_CPU_NS.swap(0, Ordering::Relaxed) as f64;
+    let bytes = PUMP_BYTES.swap(0, Ordering::Relaxed) as f64;
+    if bytes > 0.0 {
+        eprintln!(
+            "{name}: {:.3} CPU-s per GiB (all threads of the process)",
+            ns / 1e9 / (bytes / (1u64 << 30) as f64)
+        );
+    }
+}
+
 /// Writes `total` bytes in BUF chunks to `w` while `r` drains them; returns the time.
 async fn pump<W, R>(mut w: W, mut r: R, total: usize) -> Duration
 where
@@ -77,6 +107,7 @@ where
     R: tokio::io::AsyncRead + Unpin + Send + 'static,
 {
     let start = Instant::now();
+    let cpu = process_cpu();
     let reader = tokio::spawn(async move {
         let mut buf = vec![0u8; BUF];
         let mut n = 0;
@@ -96,7 +127,10 @@ where
     }
     w.flush().await.unwrap();
     let _r = reader.await.unwrap();
-    start.elapsed()
+    let wall = start.elapsed();
+    PUMP_CPU_NS.fetch_add((process_cpu() - cpu).as_nanos() as u64, Ordering::Relaxed);
+    PUMP_BYTES.fetch_add(total as u64, Ordering::Relaxed);
+    wall
 }
 
 fn bulk(c: &mut Criterion) {
@@ -117,6 +151,7 @@ fn bulk(c: &mut Criterion) {
             })
         })
     });
+    cpu_report("bulk/tcp_copy_baseline");
     let variants: [(&str, CipherKind, u64); 5] = [
         (
             "aes_rotate_default",
@@ -162,6 +197,7 @@ fn bulk(c: &mut Criterion) {
                 })
             })
         });
+        cpu_report(&format!("bulk/{name}"));
     }
     g.finish();
 }
@@ -208,7 +244,16 @@ fn many_streams(c: &mut Criterion) {
     const N: usize = 1000;
     // Twice the yamux stream window, so streams compete for the connection.
     const PER: usize = 8 * 65_483;
-    let rt = rt();
+    // Workers take from the shared queue on every tick: with tokio's default
+    // (every 61 ticks) the writer tasks the start barrier wakes sit in that
+    // queue while the first ones run, which is what the 0% "slowest stream"
+    // of earlier runs measured (see docs/BENCHMARKS.md).
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .global_queue_interval(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let mut g = c.benchmark_group("streams");
     g.throughput(Throughput::Bytes((N * PER) as u64));
     g.sampling_mode(SamplingMode::Flat);
@@ -302,9 +347,23 @@ fn many_streams(c: &mut Criterion) {
     );
 }
 
-/// Wraps a future and adds the wall time spent inside its `poll` to `spent`.
-/// On a single-threaded runtime with both handshake sides on one in-memory
-/// pipe, that is the work of this side alone.
+/// CPU time this thread has consumed. On the shared build machine wall time
+/// also counts the time other processes hold the core; per-core rates are
+/// measured in thread CPU time instead.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Wraps a future and adds the thread CPU time spent inside its `poll` to
+/// `spent`. On a single-threaded runtime with both handshake sides on one
+/// in-memory pipe, that is the work of this side alone.
 struct Timed<'a, F> {
     inner: std::pin::Pin<Box<F>>,
     spent: &'a std::cell::Cell<Duration>,
@@ -316,9 +375,9 @@ impl<F: std::future::Future> std::future::Future for Timed<'_, F> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<F::Output> {
-        let t = Instant::now();
+        let t = thread_cpu();
         let r = self.inner.as_mut().poll(cx);
-        self.spent.set(self.spent.get() + t.elapsed());
+        self.spent.set(self.spent.get() + (thread_cpu() - t));
         r
     }
 }
@@ -350,7 +409,7 @@ fn handshakes(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let resp = std::cell::Cell::new(Duration::ZERO);
                 let init = std::cell::Cell::new(Duration::ZERO);
-                let start = Instant::now();
+                let start = thread_cpu();
                 for _ in 0..iters {
                     rt.block_on(async {
                         let (mut x, mut y) = tokio::io::duplex(4096);
@@ -372,7 +431,7 @@ fn handshakes(c: &mut Criterion) {
                     })
                 }
                 match side {
-                    Side::Both => start.elapsed(),
+                    Side::Both => thread_cpu() - start,
                     Side::Responder => resp.get(),
                     Side::Initiator => init.get(),
                 }
@@ -410,10 +469,14 @@ fn crypto_floor(c: &mut Criterion) {
     let mut wire = vec![0u8; 65_535];
     let mut back = vec![0u8; 65_535];
     g.bench_function("noise_chachapoly_seal_open_64k", |b| {
-        b.iter(|| {
-            let n = tx.write_message(&plain, &mut wire).unwrap();
-            let k = rx.read_message(&wire[..n], &mut back).unwrap();
-            assert_eq!(k, NOISE_PLAIN);
+        b.iter_custom(|iters| {
+            let start = thread_cpu();
+            for _ in 0..iters {
+                let n = tx.write_message(&plain, &mut wire).unwrap();
+                let k = rx.read_message(&wire[..n], &mut back).unwrap();
+                assert_eq!(k, NOISE_PLAIN);
+            }
+            thread_cpu() - start
         })
     });
     const FRAME: usize = 65_483;
@@ -431,12 +494,16 @@ fn crypto_floor(c: &mut Criterion) {
         let mut opener = StreamKey::new(kind, 0, &key);
         let mut buf = vec![0x5au8; FRAME_HEAD + FRAME + TAG];
         g.bench_function(name, |b| {
-            b.iter(|| {
-                let total = sealer.seal(&mut buf, FRAME).unwrap();
-                let (head, body) = buf.split_at_mut(FRAME_HEAD);
-                let head: [u8; FRAME_HEAD] = (&*head).try_into().unwrap();
-                let n = opener.open(&head, &mut body[..total - FRAME_HEAD]).unwrap();
-                assert_eq!(n, FRAME);
+            b.iter_custom(|iters| {
+                let start = thread_cpu();
+                for _ in 0..iters {
+                    let total = sealer.seal(&mut buf, FRAME).unwrap();
+                    let (head, body) = buf.split_at_mut(FRAME_HEAD);
+                    let head: [u8; FRAME_HEAD] = (&*head).try_into().unwrap();
+                    let n = opener.open(&head, &mut body[..total - FRAME_HEAD]).unwrap();
+                    assert_eq!(n, FRAME);
+                }
+                thread_cpu() - start
             })
         });
     }
