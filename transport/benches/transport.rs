@@ -254,6 +254,8 @@ fn many_streams(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
+    PUMP_CPU_NS.store(0, Ordering::Relaxed);
+    PUMP_BYTES.store(0, Ordering::Relaxed);
     let mut g = c.benchmark_group("streams");
     g.throughput(Throughput::Bytes((N * PER) as u64));
     g.sampling_mode(SamplingMode::Flat);
@@ -279,6 +281,7 @@ fn many_streams(c: &mut Criterion) {
             })
         })
     });
+    cpu_report("streams/one_stream_same_total");
     let mut worst_share = f64::MAX;
     let mut median_shares = Vec::new();
     g.bench_function("thousand_streams", |b| {
@@ -313,6 +316,7 @@ fn many_streams(c: &mut Criterion) {
                         tokio::time::sleep(Duration::from_millis(1)).await;
                     }
                     let start = Instant::now();
+                    let cpu = process_cpu();
                     barrier.wait().await;
                     // When the first stream completes, compare every stream's
                     // progress with the mean: the slowest one's share of it.
@@ -333,12 +337,16 @@ fn many_streams(c: &mut Criterion) {
                     }
                     writers.abort_all();
                     t += start.elapsed();
+                    PUMP_CPU_NS
+                        .fetch_add((process_cpu() - cpu).as_nanos() as u64, Ordering::Relaxed);
+                    PUMP_BYTES.fetch_add((N * PER) as u64, Ordering::Relaxed);
                 }
                 t
             })
         })
     });
     g.finish();
+    cpu_report("streams/thousand_streams");
     eprintln!(
         "streams/thousand_streams: when the first stream finished, the slowest had {:.0}% of the mean progress (worst of {} iterations); the median stream {:.0}% (mean over iterations)",
         worst_share * 100.0,
