@@ -112,6 +112,20 @@ mod tests {
     }
 
     #[test]
+    fn cached_payload_is_the_one_rebuilt_from_the_secrets() {
+        let id = Identity::generate();
+        let (ed, x) = id.secret_bytes();
+        let again = Identity::from_secret_bytes(*ed, *x);
+        assert_eq!(encode(&again), encode(&id));
+        let (signing, _) = id.secret_bytes();
+        let fresh = compute(
+            &ed25519_dalek::SigningKey::from_bytes(&signing),
+            &id.noise_public_key(),
+        );
+        assert_eq!(encode(&id), fresh);
+    }
+
+    #[test]
     fn extensions_are_ignored() {
         let id = Identity::generate();
         let mut p = encode(&id).to_vec();
