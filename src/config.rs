@@ -185,7 +185,8 @@ max_streams_per_connection = 1024
 yamux_max_connection_window = 268435456
 # Time allowed for the TCP connect plus the Noise handshake, ms.
 handshake_timeout_ms = 10000
-# A connection that receives nothing for this long is closed, ms.
+# A connection with no application stream open (or that receives nothing) for
+# this long is closed, ms; control-stream pings do not keep it open.
 idle_timeout_ms = 120000
 # Time a stream opener has to send its protocol header, ms.
 stream_header_timeout_ms = 10000

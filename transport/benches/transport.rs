@@ -4,8 +4,16 @@
 //!   a plain tokio TCP copy with the same buffer sizes; rotation at the
 //!   default budget, every 1 MiB, and off; both ciphers.
 //! - `streams/*`: 1,000 concurrent streams moving the same total as one
-//!   stream; the slowest stream's share of its fair share is printed.
-//! - `handshake/*`: full XX + identity check, both sides on one thread.
+//!   stream; the slowest stream's share of its fair share is printed. Every
+//!   reader task is spawned and waiting before the writers are released, so
+//!   the share measures the transport's order, not how soon tokio first polls
+//!   1,000 freshly spawned tasks; the runtime polls its shared queue every
+//!   tick for the same reason.
+//! - `handshake/*`: full XX + identity check, both sides on one thread; the
+//!   thread CPU time of both, and of the responder's and the initiator's
+//!   `poll` alone (one side's cost per handshake on one core).
+//! - `crypto_floor/*`: the two AEAD passes every bulk byte takes, seal +
+//!   open, on one thread, in thread CPU time: the CPU floor of the bulk path.
 //!
 //! Run: `cargo bench -p cairn-transport --bench transport`.
 
@@ -63,6 +71,35 @@ async fn conn_pair(cfg: TransportConfig) -> (Endpoint, Endpoint, Connection, Con
     (server, client, a, b)
 }
 
+/// Process CPU time (all threads) spent inside `pump`, and the bytes moved,
+/// since the last `cpu_report`.
+static PUMP_CPU_NS: AtomicU64 = AtomicU64::new(0);
+static PUMP_BYTES: AtomicU64 = AtomicU64::new(0);
+
+fn process_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Prints the CPU seconds the whole process spent per GiB moved by the
+/// pumps since the previous call: the cost of a byte, whatever the load.
+fn cpu_report(name: &str) {
+    let ns = PUMP_CPU_NS.swap(0, Ordering::Relaxed) as f64;
+    let bytes = PUMP_BYTES.swap(0, Ordering::Relaxed) as f64;
+    if bytes > 0.0 {
+        eprintln!(
+            "{name}: {:.3} CPU-s per GiB (all threads of the process)",
+            ns / 1e9 / (bytes / (1u64 << 30) as f64)
+        );
+    }
+}
+
 /// Writes `total` bytes in BUF chunks to `w` while `r` drains them; returns the time.
 async fn pump<W, R>(mut w: W, mut r: R, total: usize) -> Duration
 where
@@ -70,6 +107,7 @@ where
     R: tokio::io::AsyncRead + Unpin + Send + 'static,
 {
     let start = Instant::now();
+    let cpu = process_cpu();
     let reader = tokio::spawn(async move {
         let mut buf = vec![0u8; BUF];
         let mut n = 0;
@@ -89,7 +127,10 @@ where
     }
     w.flush().await.unwrap();
     let _r = reader.await.unwrap();
-    start.elapsed()
+    let wall = start.elapsed();
+    PUMP_CPU_NS.fetch_add((process_cpu() - cpu).as_nanos() as u64, Ordering::Relaxed);
+    PUMP_BYTES.fetch_add(total as u64, Ordering::Relaxed);
+    wall
 }
 
 fn bulk(c: &mut Criterion) {
@@ -110,6 +151,7 @@ fn bulk(c: &mut Criterion) {
             })
         })
     });
+    cpu_report("bulk/tcp_copy_baseline");
     let variants: [(&str, CipherKind, u64); 5] = [
         (
             "aes_rotate_default",
@@ -155,31 +197,37 @@ fn bulk(c: &mut Criterion) {
                 })
             })
         });
+        cpu_report(&format!("bulk/{name}"));
     }
     g.finish();
 }
 
-/// Like `pump` with one writer per stream, counting received bytes in `counters[i]`.
-async fn pump_counted(
-    mut w: cairn_transport::Stream,
+/// Reads `total` bytes from `r`, adding each read to `counter`.
+async fn read_counted(
     mut r: cairn_transport::Stream,
     total: usize,
-    counters: Arc<Vec<AtomicU64>>,
+    counter: Arc<Vec<AtomicU64>>,
     i: usize,
+    polled: Arc<AtomicU64>,
+) {
+    polled.fetch_add(1, Ordering::Relaxed);
+    let mut buf = vec![0u8; BUF];
+    let mut n = 0;
+    while n < total {
+        let k = r.read(&mut buf).await.unwrap();
+        assert!(k > 0);
+        n += k;
+        counter[i].fetch_add(k as u64, Ordering::Relaxed);
+    }
+}
+
+/// Waits for `start`, then writes `total` bytes to `w` in BUF chunks.
+async fn write_after(
+    mut w: cairn_transport::Stream,
+    total: usize,
     start: Arc<tokio::sync::Barrier>,
 ) {
     start.wait().await;
-    let reader = tokio::spawn(async move {
-        let mut buf = vec![0u8; BUF];
-        let mut n = 0;
-        while n < total {
-            let k = r.read(&mut buf).await.unwrap();
-            assert!(k > 0);
-            n += k;
-            counters[i].fetch_add(k as u64, Ordering::Relaxed);
-        }
-        r
-    });
     let data = vec![0x5au8; BUF];
     let mut sent = 0;
     while sent < total {
@@ -188,14 +236,26 @@ async fn pump_counted(
         sent += n;
     }
     w.flush().await.unwrap();
-    let _r = reader.await.unwrap();
+    // Keep the stream open until the reader has everything.
+    std::future::pending::<()>().await;
 }
 
 fn many_streams(c: &mut Criterion) {
     const N: usize = 1000;
     // Twice the yamux stream window, so streams compete for the connection.
     const PER: usize = 8 * 65_483;
-    let rt = rt();
+    // Workers take from the shared queue on every tick: with tokio's default
+    // (every 61 ticks) the writer tasks the start barrier wakes sit in that
+    // queue while the first ones run, which is what the 0% "slowest stream"
+    // of earlier runs measured (see docs/BENCHMARKS.md).
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .global_queue_interval(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    PUMP_CPU_NS.store(0, Ordering::Relaxed);
+    PUMP_BYTES.store(0, Ordering::Relaxed);
     let mut g = c.benchmark_group("streams");
     g.throughput(Throughput::Bytes((N * PER) as u64));
     g.sampling_mode(SamplingMode::Flat);
@@ -221,7 +281,9 @@ fn many_streams(c: &mut Criterion) {
             })
         })
     });
+    cpu_report("streams/one_stream_same_total");
     let mut worst_share = f64::MAX;
+    let mut median_shares = Vec::new();
     g.bench_function("thousand_streams", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
@@ -240,16 +302,25 @@ fn many_streams(c: &mut Criterion) {
                     }
                     let counters: Arc<Vec<AtomicU64>> =
                         Arc::new((0..N).map(|_| AtomicU64::new(0)).collect());
-                    let start = Instant::now();
-                    let mut set = tokio::task::JoinSet::new();
-                    let barrier = Arc::new(tokio::sync::Barrier::new(N));
+                    // Every reader task exists (and is waiting) before the
+                    // writers are released together.
+                    let mut readers = tokio::task::JoinSet::new();
+                    let mut writers = tokio::task::JoinSet::new();
+                    let barrier = Arc::new(tokio::sync::Barrier::new(N + 1));
+                    let polled = Arc::new(AtomicU64::new(0));
                     for (i, (ws, rs)) in pairs.into_iter().enumerate() {
-                        let c = counters.clone();
-                        set.spawn(pump_counted(ws, rs, PER, c, i, barrier.clone()));
+                        readers.spawn(read_counted(rs, PER, counters.clone(), i, polled.clone()));
+                        writers.spawn(write_after(ws, PER, barrier.clone()));
                     }
+                    while polled.load(Ordering::Relaxed) < N as u64 {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    let start = Instant::now();
+                    let cpu = process_cpu();
+                    barrier.wait().await;
                     // When the first stream completes, compare every stream's
                     // progress with the mean: the slowest one's share of it.
-                    if let Some(r) = set.join_next().await {
+                    if let Some(r) = readers.join_next().await {
                         r.unwrap();
                     }
                     let snap: Vec<u64> =
@@ -257,20 +328,73 @@ fn many_streams(c: &mut Criterion) {
                     let mean = snap.iter().sum::<u64>() as f64 / N as f64;
                     let min = snap.iter().copied().min().unwrap_or(0) as f64;
                     worst_share = worst_share.min(min / mean);
-                    while let Some(r) = set.join_next().await {
+                    let mut sorted = snap.clone();
+                    sorted.sort_unstable();
+                    let median = sorted[N / 2] as f64;
+                    median_shares.push(median / mean);
+                    while let Some(r) = readers.join_next().await {
                         r.unwrap();
                     }
+                    writers.abort_all();
                     t += start.elapsed();
+                    PUMP_CPU_NS
+                        .fetch_add((process_cpu() - cpu).as_nanos() as u64, Ordering::Relaxed);
+                    PUMP_BYTES.fetch_add((N * PER) as u64, Ordering::Relaxed);
                 }
                 t
             })
         })
     });
     g.finish();
+    cpu_report("streams/thousand_streams");
     eprintln!(
-        "streams/thousand_streams: when the first stream finished, the slowest had {:.0}% of the mean progress (worst sample)",
-        worst_share * 100.0
+        "streams/thousand_streams: when the first stream finished, the slowest had {:.0}% of the mean progress (worst of {} iterations); the median stream {:.0}% (mean over iterations)",
+        worst_share * 100.0,
+        median_shares.len(),
+        100.0 * median_shares.iter().sum::<f64>() / median_shares.len().max(1) as f64
     );
+}
+
+/// CPU time this thread has consumed. On the shared build machine wall time
+/// also counts the time other processes hold the core; per-core rates are
+/// measured in thread CPU time instead.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Wraps a future and adds the thread CPU time spent inside its `poll` to
+/// `spent`. On a single-threaded runtime with both handshake sides on one
+/// in-memory pipe, that is the work of this side alone.
+struct Timed<'a, F> {
+    inner: std::pin::Pin<Box<F>>,
+    spent: &'a std::cell::Cell<Duration>,
+}
+
+impl<F: std::future::Future> std::future::Future for Timed<'_, F> {
+    type Output = F::Output;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let t = thread_cpu();
+        let r = self.inner.as_mut().poll(cx);
+        self.spent.set(self.spent.get() + (thread_cpu() - t));
+        r
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Both,
+    Responder,
+    Initiator,
 }
 
 fn handshakes(c: &mut Criterion) {
@@ -283,20 +407,116 @@ fn handshakes(c: &mut Criterion) {
     let sid = server.node_id();
     let mut g = c.benchmark_group("handshake");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("xx_identity_both_sides_one_core", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let (mut x, mut y) = tokio::io::duplex(4096);
-                let (r, i) = tokio::join!(
-                    cairn_transport::handshake::respond(&mut y, &server),
-                    cairn_transport::handshake::initiate(&mut x, &client, sid)
-                );
-                assert!(r.is_ok() && i.is_ok());
+    let cases = [
+        ("xx_identity_both_sides_one_core", Side::Both),
+        ("xx_identity_responder_only", Side::Responder),
+        ("xx_identity_initiator_only", Side::Initiator),
+    ];
+    for (name, side) in cases {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let resp = std::cell::Cell::new(Duration::ZERO);
+                let init = std::cell::Cell::new(Duration::ZERO);
+                let start = thread_cpu();
+                for _ in 0..iters {
+                    rt.block_on(async {
+                        let (mut x, mut y) = tokio::io::duplex(4096);
+                        let (r, i) = tokio::join!(
+                            Timed {
+                                inner: Box::pin(cairn_transport::handshake::respond(
+                                    &mut y, &server
+                                )),
+                                spent: &resp,
+                            },
+                            Timed {
+                                inner: Box::pin(cairn_transport::handshake::initiate(
+                                    &mut x, &client, sid
+                                )),
+                                spent: &init,
+                            }
+                        );
+                        assert!(r.is_ok() && i.is_ok());
+                    })
+                }
+                match side {
+                    Side::Both => thread_cpu() - start,
+                    Side::Responder => resp.get(),
+                    Side::Initiator => init.get(),
+                }
             })
-        })
-    });
+        });
+    }
     g.finish();
 }
 
-criterion_group!(benches, bulk, many_streams, handshakes);
+/// The cryptographic floor of the bulk path, on one thread: every byte a
+/// stream moves is sealed and opened once by the connection's Noise
+/// ChaCha20-Poly1305 (65,519-byte messages) and once by the stream cipher
+/// (65,483-byte frames). Their summed cost per byte bounds what two cores can
+/// move, whatever the rest of the code does.
+fn crypto_floor(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = Identity::generate();
+    let client = Identity::generate();
+    let sid = server.node_id();
+    let (mut tx, mut rx) = rt.block_on(async {
+        let (mut x, mut y) = tokio::io::duplex(4096);
+        let (r, i) = tokio::join!(
+            cairn_transport::handshake::respond(&mut y, &server),
+            cairn_transport::handshake::initiate(&mut x, &client, sid)
+        );
+        (i.unwrap().transport, r.unwrap().transport)
+    });
+    let mut g = c.benchmark_group("crypto_floor");
+    const NOISE_PLAIN: usize = 65_519;
+    g.throughput(Throughput::Bytes(NOISE_PLAIN as u64));
+    let plain = vec![0x5au8; NOISE_PLAIN];
+    let mut wire = vec![0u8; 65_535];
+    let mut back = vec![0u8; 65_535];
+    g.bench_function("noise_chachapoly_seal_open_64k", |b| {
+        b.iter_custom(|iters| {
+            let start = thread_cpu();
+            for _ in 0..iters {
+                let n = tx.write_message(&plain, &mut wire).unwrap();
+                let k = rx.read_message(&wire[..n], &mut back).unwrap();
+                assert_eq!(k, NOISE_PLAIN);
+            }
+            thread_cpu() - start
+        })
+    });
+    const FRAME: usize = 65_483;
+    g.throughput(Throughput::Bytes(FRAME as u64));
+    for (name, kind) in [
+        ("stream_aes256gcm_seal_open_64k", CipherKind::Aes256Gcm),
+        (
+            "stream_chacha20poly1305_seal_open_64k",
+            CipherKind::ChaCha20Poly1305,
+        ),
+    ] {
+        use cairn_transport::stream_cipher::{FRAME_HEAD, StreamKey, TAG};
+        let key = [7u8; 32];
+        let mut sealer = StreamKey::new(kind, 0, &key);
+        let mut opener = StreamKey::new(kind, 0, &key);
+        let mut buf = vec![0x5au8; FRAME_HEAD + FRAME + TAG];
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let start = thread_cpu();
+                for _ in 0..iters {
+                    let total = sealer.seal(&mut buf, FRAME).unwrap();
+                    let (head, body) = buf.split_at_mut(FRAME_HEAD);
+                    let head: [u8; FRAME_HEAD] = (&*head).try_into().unwrap();
+                    let n = opener.open(&head, &mut body[..total - FRAME_HEAD]).unwrap();
+                    assert_eq!(n, FRAME);
+                }
+                thread_cpu() - start
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bulk, many_streams, handshakes, crypto_floor);
 criterion_main!(benches);

@@ -29,7 +29,9 @@ pub struct TransportConfig {
     pub yamux_max_connection_window: u64,
     /// Time allowed for the TCP connect plus the Noise handshake, ms.
     pub handshake_timeout_ms: u64,
-    /// A connection that receives nothing for this long is closed, ms.
+    /// A connection with no application stream open for this long is closed,
+    /// ms; so is one that receives nothing at all (not even the control
+    /// stream's pings) for this long.
     pub idle_timeout_ms: u64,
     /// Time a stream opener has to send its protocol header, ms.
     pub stream_header_timeout_ms: u64,

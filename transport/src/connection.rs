@@ -593,9 +593,8 @@ impl<T: futures::io::AsyncRead + futures::io::AsyncWrite + Unpin + Send + 'stati
             tokio::select! {
                 _ = cancel.cancelled() => break None,
                 _ = check.tick() => {
-                    let last = shared.created + Duration::from_millis(shared.last_rx_ms.load(Ordering::Relaxed));
-                    if now().saturating_duration_since(last) >= idle {
-                        break Some("idle timeout".to_owned());
+                    if let Some(r) = shared.idle_reason(now(), idle) {
+                        break Some(r.to_owned());
                     }
                 }
                 ev = std::future::poll_fn(|cx| self.poll_event(cx)) => match ev {

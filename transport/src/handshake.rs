@@ -107,16 +107,20 @@ async fn read_msg<T: AsyncRead + Unpin>(
     Ok(hs.read_message(&buf[..len], out)?)
 }
 
-fn finish(
-    hs: snow::HandshakeState,
+fn remote_static(hs: &snow::HandshakeState) -> Result<[u8; 32], HandshakeError> {
+    hs.get_remote_static()
+        .and_then(|s| s.try_into().ok())
+        .ok_or(HandshakeError::NoRemoteStatic)
+}
+
+/// Checks the peer's payload against the static key Noise authenticated and,
+/// when dialling, against the NodeId we asked for.
+fn check_remote(
+    hs: &snow::HandshakeState,
     payload_bytes: &[u8],
     expected: Option<NodeId>,
-) -> Result<Handshaked, HandshakeError> {
-    let rs: [u8; 32] = hs
-        .get_remote_static()
-        .and_then(|s| s.try_into().ok())
-        .ok_or(HandshakeError::NoRemoteStatic)?;
-    let remote = payload::verify(payload_bytes, &rs)?;
+) -> Result<NodeId, HandshakeError> {
+    let remote = payload::verify(payload_bytes, &remote_static(hs)?)?;
     if let Some(expected) = expected
         && expected != remote
     {
@@ -125,6 +129,12 @@ fn finish(
             actual: remote,
         });
     }
+    Ok(remote)
+}
+
+/// Turns a completed handshake whose peer was already verified as `remote`
+/// into the transport state (each side verifies the peer's signature once).
+fn finish(hs: snow::HandshakeState, remote: NodeId) -> Result<Handshaked, HandshakeError> {
     let mut handshake_hash = [0u8; 32];
     handshake_hash.copy_from_slice(hs.get_handshake_hash().get(..32).unwrap_or(&[0u8; 32]));
     Ok(Handshaked {
@@ -157,22 +167,9 @@ pub async fn initiate_with_prologue<T: AsyncRead + AsyncWrite + Unpin>(
     write_msg(io, &mut hs, &[], &mut buf).await?;
     let n = read_msg(io, &mut hs, &mut buf, &mut out).await?;
     // Check the responder before revealing our identity in message 3.
-    let rs: [u8; 32] = hs
-        .get_remote_static()
-        .and_then(|s| s.try_into().ok())
-        .ok_or(HandshakeError::NoRemoteStatic)?;
-    let remote = payload::verify(&out[..n], &rs)?;
-    if let Some(expected) = expected
-        && expected != remote
-    {
-        return Err(HandshakeError::WrongNodeId {
-            expected,
-            actual: remote,
-        });
-    }
-    write_msg(io, &mut hs, &payload::encode(identity), &mut buf).await?;
-    let payload_copy = out[..n].to_vec();
-    finish(hs, &payload_copy, expected)
+    let remote = check_remote(&hs, &out[..n], expected)?;
+    write_msg(io, &mut hs, identity.handshake_payload(), &mut buf).await?;
+    finish(hs, remote)
 }
 
 /// Runs the listener's side; accepts any peer that proves some identity.
@@ -192,7 +189,8 @@ pub async fn respond<T: AsyncRead + AsyncWrite + Unpin>(
     if n != 0 {
         return Err(HandshakeError::Message1Payload);
     }
-    write_msg(io, &mut hs, &payload::encode(identity), &mut buf).await?;
+    write_msg(io, &mut hs, identity.handshake_payload(), &mut buf).await?;
     let n = read_msg(io, &mut hs, &mut buf, &mut out).await?;
-    finish(hs, &out[..n], None)
+    let remote = check_remote(&hs, &out[..n], None)?;
+    finish(hs, remote)
 }

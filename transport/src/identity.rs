@@ -100,10 +100,17 @@ impl<'de> Deserialize<'de> for NodeId {
 }
 
 /// A node's long-term keys: Ed25519 identity plus X25519 Noise static key.
+///
+/// The X25519 public key and the signed handshake payload are derived once,
+/// when the identity is built: both are constant, and computing them per
+/// handshake cost one base-point multiplication and one Ed25519 signature on
+/// every connection.
 #[derive(Clone)]
 pub struct Identity {
     signing: SigningKey,
     noise: StaticSecret,
+    noise_public: [u8; 32],
+    payload: [u8; crate::payload::PAYLOAD_LEN],
 }
 
 impl fmt::Debug for Identity {
@@ -117,17 +124,24 @@ impl fmt::Debug for Identity {
 impl Identity {
     /// A fresh random identity.
     pub fn generate() -> Identity {
+        Identity::build(
+            SigningKey::generate(&mut OsRng),
+            StaticSecret::random_from_rng(OsRng),
+        )
+    }
+    fn build(signing: SigningKey, noise: StaticSecret) -> Identity {
+        let noise_public = XPublic::from(&noise).to_bytes();
+        let payload = crate::payload::compute(&signing, &noise_public);
         Identity {
-            signing: SigningKey::generate(&mut OsRng),
-            noise: StaticSecret::random_from_rng(OsRng),
+            signing,
+            noise,
+            noise_public,
+            payload,
         }
     }
     /// Rebuilds an identity from the secrets returned by [`Identity::secret_bytes`].
     pub fn from_secret_bytes(ed25519: [u8; 32], x25519: [u8; 32]) -> Identity {
-        Identity {
-            signing: SigningKey::from_bytes(&ed25519),
-            noise: StaticSecret::from(x25519),
-        }
+        Identity::build(SigningKey::from_bytes(&ed25519), StaticSecret::from(x25519))
     }
     /// The two 32-byte secrets (Ed25519 seed, X25519 secret), for persisting.
     pub fn secret_bytes(&self) -> (Zeroizing<[u8; 32]>, Zeroizing<[u8; 32]>) {
@@ -146,7 +160,11 @@ impl Identity {
     }
     /// The X25519 Noise static public key.
     pub fn noise_public_key(&self) -> [u8; 32] {
-        XPublic::from(&self.noise).to_bytes()
+        self.noise_public
+    }
+    /// The signed identity payload of this identity's handshake messages.
+    pub(crate) fn handshake_payload(&self) -> &[u8; crate::payload::PAYLOAD_LEN] {
+        &self.payload
     }
     pub(crate) fn noise_secret(&self) -> Zeroizing<[u8; 32]> {
         Zeroizing::new(self.noise.to_bytes())

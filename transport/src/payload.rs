@@ -48,11 +48,20 @@ fn signed_message(noise_static: &[u8; 32]) -> [u8; 48] {
     m
 }
 
-/// The 96-byte payload this identity sends.
+/// The 96-byte payload this identity sends (computed once per identity).
 pub fn encode(identity: &Identity) -> [u8; PAYLOAD_LEN] {
+    *identity.handshake_payload()
+}
+
+/// Builds the payload: public key, then the signature over the Noise key.
+pub(crate) fn compute(
+    signing: &ed25519_dalek::SigningKey,
+    noise_public: &[u8; 32],
+) -> [u8; PAYLOAD_LEN] {
+    use ed25519_dalek::Signer as _;
     let mut out = [0u8; PAYLOAD_LEN];
-    out[..32].copy_from_slice(&identity.public_key());
-    out[32..].copy_from_slice(&identity.sign(&signed_message(&identity.noise_public_key())));
+    out[..32].copy_from_slice(&signing.verifying_key().to_bytes());
+    out[32..].copy_from_slice(&signing.sign(&signed_message(noise_public)).to_bytes());
     out
 }
 
@@ -100,6 +109,20 @@ mod tests {
             verify(&encode(&id), &id.noise_public_key()),
             Ok(id.node_id())
         );
+    }
+
+    #[test]
+    fn cached_payload_is_the_one_rebuilt_from_the_secrets() {
+        let id = Identity::generate();
+        let (ed, x) = id.secret_bytes();
+        let again = Identity::from_secret_bytes(*ed, *x);
+        assert_eq!(encode(&again), encode(&id));
+        let (signing, _) = id.secret_bytes();
+        let fresh = compute(
+            &ed25519_dalek::SigningKey::from_bytes(&signing),
+            &id.noise_public_key(),
+        );
+        assert_eq!(encode(&id), fresh);
     }
 
     #[test]

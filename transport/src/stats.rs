@@ -21,6 +21,9 @@ pub(crate) struct ConnShared {
     pub noise_rekeys_tx: AtomicU64,
     pub noise_rekeys_rx: AtomicU64,
     pub last_rx_ms: AtomicU64,
+    /// Milliseconds after `created` of the last application stream opening or
+    /// closing; with `streams_open == 0` it is when the connection went idle.
+    pub last_stream_ms: AtomicU64,
     pub rtt_us: AtomicU64,
     pub control_ratchets: AtomicU64,
     pub streams_open: AtomicU32,
@@ -36,6 +39,7 @@ impl ConnShared {
             noise_rekeys_tx: AtomicU64::new(0),
             noise_rekeys_rx: AtomicU64::new(0),
             last_rx_ms: AtomicU64::new(0),
+            last_stream_ms: AtomicU64::new(0),
             rtt_us: AtomicU64::new(0),
             control_ratchets: AtomicU64::new(0),
             streams_open: AtomicU32::new(0),
@@ -53,15 +57,40 @@ impl ConnShared {
     pub fn violation(&self) -> Option<&'static str> {
         self.violation.lock().ok().and_then(|v| *v)
     }
-    pub fn touch_rx(&self) {
-        let ms = u64::try_from(
+    fn ms_since_created(&self) -> u64 {
+        u64::try_from(
             tokio::time::Instant::now()
                 .into_std()
                 .saturating_duration_since(self.created)
                 .as_millis(),
         )
-        .unwrap_or(u64::MAX);
-        self.last_rx_ms.store(ms, Ordering::Relaxed);
+        .unwrap_or(u64::MAX)
+    }
+    pub fn touch_rx(&self) {
+        self.last_rx_ms
+            .store(self.ms_since_created(), Ordering::Relaxed);
+    }
+    /// Records that an application stream opened or closed.
+    pub fn touch_streams(&self) {
+        self.last_stream_ms
+            .store(self.ms_since_created(), Ordering::Relaxed);
+    }
+    /// Why the connection should be closed as idle at `now`, if it should:
+    /// no application stream open for `idle` (control traffic and pings do
+    /// not count), or nothing at all received for `idle` (a dead peer).
+    pub fn idle_reason(&self, now: Instant, idle: Duration) -> Option<&'static str> {
+        let since = |ms: &AtomicU64| {
+            now.saturating_duration_since(
+                self.created + Duration::from_millis(ms.load(Ordering::Relaxed)),
+            )
+        };
+        if self.streams_open.load(Ordering::Acquire) == 0 && since(&self.last_stream_ms) >= idle {
+            return Some("idle timeout: no application streams");
+        }
+        if since(&self.last_rx_ms) >= idle {
+            return Some("idle timeout: nothing received");
+        }
+        None
     }
 }
 

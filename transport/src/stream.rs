@@ -126,7 +126,8 @@ impl Stream {
             age: (cfg.rotate_after_ms > 0)
                 .then(|| std::time::Duration::from_millis(cfg.rotate_after_ms)),
         };
-        ctx.shared.streams_open.fetch_add(1, Ordering::Relaxed);
+        ctx.shared.streams_open.fetch_add(1, Ordering::AcqRel);
+        ctx.shared.touch_streams();
         Ok(Stream {
             io,
             id,
@@ -444,7 +445,8 @@ impl AsyncWrite for Stream {
 impl Drop for Stream {
     fn drop(&mut self) {
         self.ctx.registry.remove(self.id);
-        self.ctx.shared.streams_open.fetch_sub(1, Ordering::Relaxed);
+        self.ctx.shared.streams_open.fetch_sub(1, Ordering::AcqRel);
+        self.ctx.shared.touch_streams();
         if self.inbound {
             self.ctx.inbound_streams.fetch_sub(1, Ordering::Relaxed);
         }
