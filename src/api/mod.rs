@@ -7,6 +7,7 @@
 //! configured port was 0.
 
 pub mod client;
+pub mod dht;
 pub mod feed;
 pub mod peers;
 pub mod server;

@@ -36,6 +36,7 @@ pub struct ApiState {
     store: Option<crate::node::store_service::StoreService>,
     snapshots: Option<tokio::sync::watch::Receiver<super::snapshot::Snapshot>>,
     peers: Option<crate::peers::PeerService>,
+    dht: Option<crate::dht::service::DhtHandle>,
 }
 
 impl ApiState {
@@ -46,7 +47,19 @@ impl ApiState {
             store: None,
             snapshots: None,
             peers: None,
+            dht: None,
         }
+    }
+
+    /// Serve `GET /v1/dht` from this DHT.
+    pub fn with_dht(mut self, dht: crate::dht::service::DhtHandle) -> ApiState {
+        self.dht = Some(dht);
+        self
+    }
+
+    /// The node's DHT, when it runs one.
+    pub fn dht(&self) -> Option<&crate::dht::service::DhtHandle> {
+        self.dht.as_ref()
     }
 
     /// Serve the store routes from this store.
@@ -111,6 +124,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(store::routes())
         .merge(super::feed::routes())
         .merge(super::peers::routes())
+        .merge(super::dht::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)

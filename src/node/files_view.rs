@@ -87,6 +87,25 @@ pub fn transfers_extra(transfers: Transfers) -> ExtraFn {
     })
 }
 
+/// Fills `peers` from the peer book: every remembered peer with its rights
+/// and ban; the snapshot task merges the live connection figures in.
+pub fn peers_extra(book: crate::peers::PeerBook) -> ExtraFn {
+    Arc::new(move |snap: &mut Snapshot| {
+        snap.peers = book
+            .all()
+            .into_iter()
+            .map(|r| crate::api::snapshot::Peer {
+                node_id: r.node_id.to_string(),
+                address: r.addrs.first().map(|a| a.addr.to_string()),
+                permissions: r.permissions,
+                banned: r.banned.is_some(),
+                reputation: 100u32.saturating_sub(r.offences.saturating_mul(25)) as u8,
+                ..Default::default()
+            })
+            .collect();
+    })
+}
+
 /// The dashboard's form of a redundancy (`1+m` is `m+1` whole copies).
 pub fn view_redundancy(r: Redundancy) -> ViewRedundancy {
     if r.k == 1 {

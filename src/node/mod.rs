@@ -7,7 +7,6 @@
 //! returns when the token is cancelled (Ctrl-C / SIGTERM in the binary) and
 //! every part has stopped.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,6 +51,7 @@ pub mod store_service;
 pub mod transfers;
 
 use store_service::StoreService;
+pub mod discovery;
 pub mod files_view;
 pub mod logbuf;
 pub mod snapshot;
@@ -165,7 +165,7 @@ pub async fn run(
         })?;
     let started = Instant::now();
     let (snap_tx, snap_rx) = tokio::sync::watch::channel(crate::api::snapshot::Snapshot::default());
-    let snapshot_sources = snapshot::Sources {
+    let mut snapshot_sources = snapshot::Sources {
         node: crate::api::snapshot::NodeSummary {
             node_id: node_id.to_string(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -180,14 +180,8 @@ pub async fn run(
         logs: logbuf::LogBuf::global().clone(),
         data_dir: dd.root().to_path_buf(),
         // The peers and market services add theirs here.
-        extra: vec![
-            files_view::files_extra(
-                store.store().clone(),
-                *node_id.as_bytes(),
-                Arc::new(HashSet::new),
-            ),
-            files_view::transfers_extra(store.transfers().clone()),
-        ],
+        // Files and peers are added once the pool and the peer book exist.
+        extra: vec![files_view::transfers_extra(store.transfers().clone())],
     };
     let api_state = ApiState::new(
         token,
@@ -216,7 +210,10 @@ pub async fn run(
 
     // The one place streams are routed: each service adds its protocol here.
     let (pair_tx, pair_rx) = mpsc::channel(PAIR_INBOX);
-    let router = Router::new().route(peers::pair::PROTOCOL, pair_tx);
+    let dht_inbound = crate::dht::service::Inbound::new(&config.dht);
+    let router = Router::new()
+        .route(peers::pair::PROTOCOL, pair_tx)
+        .route(crate::dht::service::PROTOCOL, dht_inbound.sender());
 
     // One pool over the first endpoint dials and owns every connection; every
     // endpoint's inbound connections are adopted into it.
@@ -244,7 +241,41 @@ pub async fn run(
         &mut tasks,
         shutdown.clone(),
     );
-    let api_state = api_state.with_peers(peer_service);
+    let policy: Arc<dyn crate::net::PeerPolicy> = Arc::new(peer_service.book().clone());
+    let dht = crate::dht::service::spawn(
+        pool.clone(),
+        policy.clone(),
+        dht_inbound,
+        crate::dht::Config {
+            listen_addrs: ticket.addrs.clone(),
+            ..Default::default()
+        },
+        config.dht.clone(),
+        shutdown.clone(),
+    );
+    tasks.spawn(discovery::run(
+        dht.clone(),
+        pool.clone(),
+        peer_service.book().clone(),
+        shutdown.clone(),
+    ));
+    {
+        let p = pool.clone();
+        snapshot_sources.extra.push(files_view::files_extra(
+            store.store().clone(),
+            *node_id.as_bytes(),
+            Arc::new(move || {
+                p.connected_peers()
+                    .iter()
+                    .map(|id| *id.as_bytes())
+                    .collect()
+            }),
+        ));
+        snapshot_sources
+            .extra
+            .push(files_view::peers_extra(peer_service.book().clone()));
+    }
+    let api_state = api_state.with_peers(peer_service).with_dht(dht.clone());
     tasks.spawn(serve_api(api_listener, api_state, shutdown.clone()));
     tasks.spawn(snapshot::run(snapshot_sources, snap_tx, shutdown.clone()));
     for ep in &endpoints {
