@@ -681,3 +681,49 @@ fn gc_compacts_mostly_dead_packs_and_keeps_the_live_files() {
     let rep = store.gc().unwrap();
     assert_eq!((rep.packs_compacted, rep.blocks_removed), (0, 0), "{rep:?}");
 }
+
+#[test]
+fn a_roots_redundancy_can_be_changed_and_it_reads_back_the_same() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open(tmp.path(), 1, small_cfg());
+    let f = tmp.path().join("movie.bin");
+    let data = common::pseudo_random(150_000, 40);
+    fs::write(&f, &data).unwrap();
+    let old = add(&store, &f).cap;
+    assert_eq!(
+        file_chunks(&store, &old)[0].shards.len(),
+        6,
+        "4+2 by default"
+    );
+    let rep = store
+        .set_redundancy(&old, Redundancy::new(2, 1).unwrap())
+        .unwrap();
+    assert_eq!(
+        (rep.path.as_str(), rep.redundancy.as_str()),
+        ("movie.bin", "2+1")
+    );
+    assert_ne!(rep.cap, old);
+    assert_eq!(cat(&store, &rep.cap), data);
+    for c in file_chunks(&store, &rep.cap) {
+        assert_eq!((c.redundancy.k, c.redundancy.m, c.shards.len()), (2, 1, 3));
+    }
+    let roots = store.ls(None).unwrap().entries;
+    assert_eq!(roots.len(), 1, "the old root is unpinned");
+    assert_eq!(
+        (roots[0].name.as_str(), &roots[0].cap),
+        ("movie.bin", &rep.cap)
+    );
+    // The old encoding goes at gc; no scratch copy is left behind.
+    assert!(store.gc().unwrap().blocks_removed > 0);
+    assert_eq!(cat(&store, &rep.cap), data);
+    assert!(store.verify(false).unwrap().ok);
+    let tmpdir = store.dir().join("tmp");
+    assert_eq!(fs::read_dir(&tmpdir).map(|d| d.count()).unwrap_or(0), 0);
+    // Only roots have a target of their own.
+    let stranger = add(&store, &tmp.path().join("movie.bin")).cap;
+    store.rm(&stranger).unwrap();
+    assert!(matches!(
+        store.set_redundancy(&stranger, Redundancy::new(2, 1).unwrap()),
+        Err(StoreError::NotFound(_))
+    ));
+}

@@ -51,6 +51,15 @@ pub struct RmRequest {
     pub cap: String,
 }
 
+/// `POST /v1/store/redundancy`: store a root again with another target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedundancyRequest {
+    /// The root's cap.
+    pub cap: String,
+    /// "k+m".
+    pub redundancy: String,
+}
+
 /// `POST /v1/store/verify`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyRequest {

@@ -55,6 +55,13 @@ pub enum StoreCommand {
     Ls { cap: Option<String> },
     /// Unpin a root (its blocks go at the next gc).
     Rm { cap: String },
+    /// Store a root again with another redundancy target (k+m); prints the
+    /// root's new cap. The old encoding's blocks go at the next gc.
+    Redundancy {
+        cap: String,
+        #[arg(value_name = "K+M")]
+        redundancy: Redundancy,
+    },
     /// Delete blocks no root reaches.
     Gc,
     /// Check every block and manifest; --repair rebuilds from parity.
@@ -202,6 +209,18 @@ pub fn run(dd: &DataDir, out: Output, cmd: StoreCommand) -> Result<()> {
                 Via::Daemon(c, rt) => rt.block_on(c.rm(&cap))?,
             };
             out.print(&rep, |r| format!("unpinned {}", r.unpinned));
+            Ok(())
+        }
+        StoreCommand::Redundancy { cap, redundancy } => {
+            let rep = match &via {
+                Via::Local(dd) => open(dd)?.set_redundancy(&parse_cap(&cap)?, redundancy)?,
+                Via::Daemon(c, rt) => {
+                    rt.block_on(c.set_redundancy(&cap, &redundancy.to_string()))?
+                }
+            };
+            out.print(&rep, |r| {
+                format!("{} is now stored {}\n{}", r.path, r.redundancy, r.cap)
+            });
             Ok(())
         }
         StoreCommand::Gc => {

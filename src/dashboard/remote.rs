@@ -293,6 +293,47 @@ pub async fn dispatch(client: &ApiClient, action: Action) -> Notice {
             .await
             .map(|_| format!("transfer {id} cancelled"))
             .map_err(|e| e.to_string()),
+        Action::SetRedundancy { path, redundancy } => match resolve(client, path).await {
+            Ok(cap) => client
+                .set_redundancy(&cap, &store_redundancy(*redundancy))
+                .await
+                .map(|r| format!("{path} is now stored {}: {}", r.redundancy, r.cap))
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        },
+        Action::Join { ticket } => client
+            .join(ticket)
+            .await
+            .map(|p| format!("joined {}", p.id))
+            .map_err(|e| e.to_string()),
+        Action::Invite { pairing } => client
+            .invite(*pairing)
+            .await
+            .map(|i| i.ticket)
+            .map_err(|e| e.to_string()),
+        Action::Ban { peer } => client
+            .ban(peer)
+            .await
+            .map(|p| format!("banned {}", p.id))
+            .map_err(|e| e.to_string()),
+        Action::Allow { peer } => client
+            .allow(peer)
+            .await
+            .map(|p| format!("allowed {}", p.id))
+            .map_err(|e| e.to_string()),
+        Action::SetPermissions { peer, changes } => {
+            let change = crate::peers::PermissionChange {
+                store: changes.store,
+                fetch: changes.fetch,
+                compute: changes.compute,
+                relay: changes.relay,
+            };
+            client
+                .set_permissions(peer, &change)
+                .await
+                .map(|p| format!("rights of {} set", p.id))
+                .map_err(|e| e.to_string())
+        }
         other => Err(not_available(other)),
     };
     match result {
@@ -346,7 +387,9 @@ mod tests {
 
     #[test]
     fn unavailable_actions_name_the_command() {
-        let msg = not_available(&Action::Ban { peer: "abc".into() });
-        assert!(msg.contains("peers ban abc"), "{msg}");
+        let msg = not_available(&Action::Cli {
+            args: vec!["market".into(), "offers".into()],
+        });
+        assert!(msg.contains("market offers"), "{msg}");
     }
 }

@@ -245,6 +245,20 @@ impl StoreService {
         self.run(&self.quick, move |s| s.rm(&cap)).await
     }
 
+    /// Store a root again with redundancy `r` ("k+m"); tracked as an add.
+    pub async fn set_redundancy(&self, cap: &str, r: &str) -> Result<AddReport, StoreError> {
+        let cap = parse_cap(cap)?;
+        let r = r
+            .parse::<Redundancy>()
+            .map_err(|e| StoreError::InvalidInput(e.to_string()))?;
+        let guard = self
+            .transfers
+            .start(TransferKind::Add, format!("redundancy {r} of {}", cap.head));
+        let _keep = &guard;
+        self.run(&self.long, move |s| s.set_redundancy(&cap, r))
+            .await
+    }
+
     pub async fn gc(&self) -> Result<GcReport, StoreError> {
         self.run(&self.long, |s| s.gc()).await
     }

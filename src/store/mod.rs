@@ -26,6 +26,7 @@ pub mod manifest;
 pub mod pack;
 pub mod pipeline;
 pub mod read;
+pub mod reencode;
 pub mod verify;
 
 use std::collections::{HashMap, HashSet};

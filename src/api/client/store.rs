@@ -125,6 +125,19 @@ impl ApiClient {
         self.store_post("/v1/store/rm", Some(&req)).await
     }
 
+    /// `POST /v1/store/redundancy`.
+    pub async fn set_redundancy(
+        &self,
+        cap: &str,
+        redundancy: &str,
+    ) -> Result<AddReport, ClientError> {
+        let req = crate::api::store_types::RedundancyRequest {
+            cap: cap.to_owned(),
+            redundancy: redundancy.to_owned(),
+        };
+        self.store_post("/v1/store/redundancy", Some(&req)).await
+    }
+
     /// `POST /v1/store/gc`.
     pub async fn gc(&self) -> Result<GcReport, ClientError> {
         self.store_post::<Empty, _>("/v1/store/gc", None).await

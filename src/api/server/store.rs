@@ -15,7 +15,8 @@ use axum::routing::{get, post};
 
 use super::{ApiState, ErrorResponse};
 use crate::api::store_types::{
-    AddRequest, CatQuery, Empty, GetRequest, LsQuery, RmRequest, TransferView, VerifyRequest,
+    AddRequest, CatQuery, Empty, GetRequest, LsQuery, RedundancyRequest, RmRequest, TransferView,
+    VerifyRequest,
 };
 use crate::api::types::ApiErrorKind;
 use crate::node::store_service::{CatPiece, StoreService};
@@ -30,6 +31,7 @@ pub(super) fn routes() -> axum::Router<ApiState> {
         .route("/v1/store/cat", get(cat))
         .route("/v1/store/ls", get(ls))
         .route("/v1/store/rm", post(rm))
+        .route("/v1/store/redundancy", post(redundancy))
         .route("/v1/store/gc", post(gc))
         .route("/v1/store/verify", post(verify))
         .route("/v1/store/stats", get(stats))
@@ -166,6 +168,18 @@ async fn rm(
     let Json(req) = body.map_err(bad_body)?;
     service(&state)?
         .rm(&req.cap)
+        .await
+        .map(Json)
+        .map_err(store_err)
+}
+
+async fn redundancy(
+    State(state): State<ApiState>,
+    body: Result<Json<RedundancyRequest>, JsonRejection>,
+) -> Answer<AddReport> {
+    let Json(req) = body.map_err(bad_body)?;
+    service(&state)?
+        .set_redundancy(&req.cap, &req.redundancy)
         .await
         .map(Json)
         .map_err(store_err)
