@@ -131,6 +131,8 @@ pub struct PeersConfig {
     pub redial_min_ms: u64,
     /// ... up to this, ms.
     pub redial_max_ms: u64,
+    /// Advertise this node and find others on the local network (mDNS).
+    pub mdns: bool,
 }
 
 impl Default for PeersConfig {
@@ -145,6 +147,7 @@ impl Default for PeersConfig {
             pairing_ttl_secs: 3600,
             redial_min_ms: 1000,
             redial_max_ms: 300_000,
+            mdns: true,
         }
     }
 }
@@ -261,6 +264,10 @@ pairing_ttl_secs = 3600
 # Redialling a lost peer: first wait, doubling per failure up to the max, ms.
 redial_min_ms = 1000
 redial_max_ms = 300000
+# Advertise this node and meet other cairn nodes on the local network (mDNS,
+# service _cairn._tcp). Nodes found are dialled and their NodeId proven by the
+# handshake like a ticket's.
+mdns = true
 "#;
 
 /// Why the configuration could not be loaded.

@@ -78,6 +78,7 @@ fn a_second_daemon_on_the_same_data_dir_is_refused() {
             "127.0.0.1:0",
             "--api-listen",
             "127.0.0.1:0",
+            "--no-mdns",
         ],
     );
     assert_eq!(out.status.code(), Some(7));

@@ -305,7 +305,8 @@ fn demo_runs_the_full_scenario() {
     // Wait for the table row itself: the name and the target are also on
     // the command line while tmux types it, and in the add's notice.
     session.wait_for("the added file on the Files tab, at 2+1", STEP, |s| {
-        s.lines().any(|l| is_row(l, "zz-e2e-added.txt") && l.contains("2+1"))
+        s.lines()
+            .any(|l| is_row(l, "zz-e2e-added.txt") && l.contains("2+1"))
     });
 
     // Set its redundancy through the Files tab's form.

@@ -479,6 +479,7 @@ fn a_daemon_that_cannot_open_its_store_says_so() {
             "127.0.0.1:0",
             "--api-listen",
             "127.0.0.1:0",
+            "--no-mdns",
         ])
         .env_remove("CAIRN_HOME")
         .output()

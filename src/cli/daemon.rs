@@ -19,10 +19,16 @@ pub struct DaemonArgs {
     /// Loopback address for the local API (default: api.listen in config.toml).
     #[arg(long, value_name = "ADDR")]
     pub api_listen: Option<SocketAddr>,
+    /// Do not advertise or look for nodes on the LAN (overrides peers.mdns).
+    #[arg(long)]
+    pub no_mdns: bool,
 }
 
 pub fn daemon(dd: &DataDir, args: DaemonArgs, out: Output) -> Result<()> {
-    let config = dd.config()?;
+    let mut config = dd.config()?;
+    if args.no_mdns {
+        config.peers.mdns = false;
+    }
     cairn::logging::init(&config.node.log);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

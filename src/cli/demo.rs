@@ -167,6 +167,7 @@ fn start_node(exe: &Path, dir: &Path) -> Result<(Child, Node)> {
             "127.0.0.1:0",
             "--api-listen",
             "127.0.0.1:0",
+            "--no-mdns",
         ])
         .env_remove("CAIRN_HOME")
         .stdin(Stdio::null())

@@ -241,6 +241,13 @@ pub async fn run(
         &mut tasks,
         shutdown.clone(),
     );
+    if config.peers.mdns {
+        tasks.spawn(peers::mdns::run(
+            peer_service.clone(),
+            bound[0].port(),
+            shutdown.clone(),
+        ));
+    }
     let policy: Arc<dyn crate::net::PeerPolicy> = Arc::new(peer_service.book().clone());
     let dht = crate::dht::service::spawn(
         pool.clone(),

@@ -11,6 +11,7 @@
 //! without sockets or clocks, and only `service` does I/O.
 
 pub mod book;
+pub mod mdns;
 pub mod pair;
 pub mod redial;
 pub mod service;

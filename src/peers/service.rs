@@ -164,23 +164,7 @@ impl PeerService {
         if self.inner.book.is_banned(&peer) {
             return Err(JoinError::Banned(peer));
         }
-        let conn = self
-            .inner
-            .pool
-            .connect(peer, &ticket.addrs)
-            .await
-            .map_err(JoinError::Unreachable)?;
-        let book = self.inner.book.clone();
-        let addrs = ticket.addrs.clone();
-        let remote = conn.remote_addr();
-        let mut rec = blocking(move || {
-            book.remember(peer, Source::Join, &addrs)?;
-            // Only an address we dialled counts as a success.
-            let dialled = addrs.contains(&remote).then_some(remote);
-            book.connected(peer, dialled)
-        })
-        .await?
-        .ok_or(BookError::UnknownPeer(peer))?;
+        let (conn, mut rec) = self.meet(peer, &ticket.addrs, Source::Join).await?;
         if let Some(secret) = ticket.secret {
             match pair_with(&conn, &secret).await {
                 Ok(Verdict::Paired) => {
@@ -193,6 +177,34 @@ impl PeerService {
             }
         }
         Ok(rec)
+    }
+
+    /// Connect to `peer` at `addrs` and remember it (durably) as met through
+    /// `source`: the common part of a join and of a LAN discovery.
+    pub async fn meet(
+        &self,
+        peer: NodeId,
+        addrs: &[SocketAddr],
+        source: Source,
+    ) -> Result<(cairn_transport::Connection, PeerRecord), JoinError> {
+        let conn = self
+            .inner
+            .pool
+            .connect(peer, addrs)
+            .await
+            .map_err(JoinError::Unreachable)?;
+        let book = self.inner.book.clone();
+        let addrs = addrs.to_vec();
+        let remote = conn.remote_addr();
+        let rec = blocking(move || {
+            book.remember(peer, source, &addrs)?;
+            // Only an address we dialled counts as a success.
+            let dialled = addrs.contains(&remote).then_some(remote);
+            book.connected(peer, dialled)
+        })
+        .await?
+        .ok_or(BookError::UnknownPeer(peer))?;
+        Ok((conn, rec))
     }
 
     /// Ban a known peer: persisted, then disconnected.

@@ -65,6 +65,7 @@ impl Daemon {
                 "127.0.0.1:0",
                 "--api-listen",
                 "127.0.0.1:0",
+                "--no-mdns",
             ])
             .args(extra)
             .env_remove("CAIRN_HOME")
