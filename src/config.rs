@@ -19,6 +19,26 @@ pub struct Config {
     pub api: ApiConfig,
     pub transport: cairn_transport::TransportConfig,
     pub store: StoreConfig,
+    pub placement: PlacementConfig,
+    pub exchange: ExchangeLimitsConfig,
+}
+
+/// Where `cairn add` puts shards when the node has peers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlacementConfig {
+    /// Keep a local copy of every shard placed on peers.
+    pub keep_local: bool,
+}
+
+/// Bandwidth limits of the block exchange, bytes per second (0: unlimited).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExchangeLimitsConfig {
+    pub up: u64,
+    pub down: u64,
+    pub peer_up: u64,
+    pub peer_down: u64,
 }
 
 /// The local HTTP API that the CLI and the dashboard use.
@@ -184,6 +204,20 @@ cipher = "aes256-gcm-siv"
 quota_own = 0
 quota_hosted = 0
 quota_cache = 0
+
+[placement]
+# With peers, `cairn add` puts each chunk's k+m shards on distinct peers that
+# may store. true: also keep every shard here; false: keep only what no peer
+# took (and the manifests).
+keep_local = false
+
+[exchange]
+# Bandwidth limits of block exchange, bytes per second (0: unlimited):
+# all peers together up and down, and each peer up and down.
+up = 0
+down = 0
+peer_up = 0
+peer_down = 0
 "#;
 
 /// Why the configuration could not be loaded.

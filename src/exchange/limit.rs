@@ -32,6 +32,17 @@ pub struct Limits {
     pub peer_down: u64,
 }
 
+impl From<&crate::config::ExchangeLimitsConfig> for Limits {
+    fn from(c: &crate::config::ExchangeLimitsConfig) -> Limits {
+        Limits {
+            up: c.up,
+            down: c.down,
+            peer_up: c.peer_up,
+            peer_down: c.peer_down,
+        }
+    }
+}
+
 /// One token bucket. `rate` bytes per second refill it up to `burst`.
 #[derive(Debug, Clone)]
 pub struct TokenBucket {
