@@ -33,7 +33,9 @@ impl PeerPolicy for TestPolicy {
         !(right == Right::Store && self.no_store.lock().contains(peer))
     }
     fn offence(&self, peer: &NodeId, severity: Severity, what: &str) {
-        self.offences.lock().push((*peer, severity, what.to_owned()));
+        self.offences
+            .lock()
+            .push((*peer, severity, what.to_owned()));
     }
     fn is_banned(&self, _peer: &NodeId) -> bool {
         false
@@ -253,7 +255,10 @@ async fn shards_go_to_six_distinct_peers_and_read_back_with_two_holders_gone() {
         assert!(!holders.contains(&owner), "keep_local = false");
         for s in &c.shards {
             assert_eq!(s.holders.len(), 1);
-            let holder = nodes.iter().find(|n| *n.id.as_bytes() == s.holders[0]).unwrap();
+            let holder = nodes
+                .iter()
+                .find(|n| *n.id.as_bytes() == s.holders[0])
+                .unwrap();
             assert!(holder.store.location(&s.id).unwrap().is_some());
         }
     }
@@ -267,7 +272,13 @@ async fn shards_go_to_six_distinct_peers_and_read_back_with_two_holders_gone() {
     assert!(stats.down > 0);
     assert!(stats.peers.len() >= 3, "shards came from several peers");
     for n in &nodes {
-        assert!(n.policy.offences.lock().iter().all(|o| o.1 != Severity::Proven));
+        assert!(
+            n.policy
+                .offences
+                .lock()
+                .iter()
+                .all(|o| o.1 != Severity::Proven)
+        );
     }
 }
 
@@ -333,12 +344,26 @@ async fn peer_without_store_right_gets_nothing_and_the_report_says_so() {
     let (path, data) = random_file(tmp.path(), 2 << 20);
     let rep = add(&nodes[0].store, path).await;
     let placement = rep.placement.clone().unwrap();
-    assert_eq!(hosted_blocks(&nodes[1].store), 0, "no right, nothing placed");
-    assert_eq!(hosted_blocks(&nodes[2].store), 0, "refusing host got nothing");
+    assert_eq!(
+        hosted_blocks(&nodes[1].store),
+        0,
+        "no right, nothing placed"
+    );
+    assert_eq!(
+        hosted_blocks(&nodes[2].store),
+        0,
+        "refusing host got nothing"
+    );
     // Four peers for six shards per chunk: two per chunk stay here.
     assert_eq!(placement.peers, 4);
     assert!(placement.shards_kept_local > 0);
-    assert!(placement.warning.as_deref().unwrap().contains("kept only on this node"));
+    assert!(
+        placement
+            .warning
+            .as_deref()
+            .unwrap()
+            .contains("kept only on this node")
+    );
     let owner = *nodes[0].id.as_bytes();
     for c in file_chunks(&nodes[0].store, &rep.cap).await {
         let placed: Vec<&[u8; 32]> = c
@@ -383,7 +408,10 @@ async fn put_beyond_the_hosted_quota_is_refused_clearly() {
     na.exchange.put(b_id, &[b_addr], &small).await.unwrap();
     // And fetch works the other way, while an unknown block is not found.
     assert_eq!(
-        na.exchange.fetch(id, vec![(b_id, vec![b_addr])]).await.unwrap(),
+        na.exchange
+            .fetch(id, vec![(b_id, vec![b_addr])])
+            .await
+            .unwrap(),
         small
     );
     let missing = cairn::store::BlockId::of(b"nobody has this");

@@ -213,7 +213,10 @@ mod tests {
         assert_eq!(l.reserve(t, peer(1), Direction::Down, MB), secs(0.5));
         // Another peer has its own bucket; uploads are unlimited.
         assert_eq!(l.reserve(t, peer(2), Direction::Down, MB), Duration::ZERO);
-        assert_eq!(l.reserve(t, peer(1), Direction::Up, 50 * MB), Duration::ZERO);
+        assert_eq!(
+            l.reserve(t, peer(1), Direction::Up, 50 * MB),
+            Duration::ZERO
+        );
     }
 
     #[test]

@@ -145,5 +145,8 @@ pub fn install(exchange: &ExchangeHandle, runtime: Handle, place: bool) {
             exchange.config().keep_local,
         ))));
     }
-    store.set_shard_source(Some(Arc::new(ExchangeSource::new(exchange.clone(), runtime))));
+    store.set_shard_source(Some(Arc::new(ExchangeSource::new(
+        exchange.clone(),
+        runtime,
+    ))));
 }

@@ -244,9 +244,8 @@ pub fn spawn(
             cancel: cancel.clone(),
         }),
     };
-    // The owner task holds only a weak reference to the shared parts, so
-    // dropping every handle does not keep them alive; streams are served
-    // with a handle of their own.
+    // The owner task runs until `cancel`; streams are served with clones of
+    // the handle.
     let server = handle.clone();
     tokio::spawn(async move {
         loop {
@@ -432,9 +431,11 @@ impl ExchangeHandle {
                 Ok(Some(ev)) => ev,
                 Ok(None) => return Ok(()),
                 Err(ExchangeErrorKind::Session(e)) => {
-                    self.shared
-                        .policy
-                        .offence(&peer, Severity::Proven, "malformed blocks/1 message");
+                    self.shared.policy.offence(
+                        &peer,
+                        Severity::Proven,
+                        "malformed blocks/1 message",
+                    );
                     let m = Message::Error {
                         code: ErrorCode::Protocol,
                         message: e.to_string(),
@@ -499,15 +500,13 @@ impl ExchangeHandle {
             })
             .await
             .unwrap_or_else(|e| Err(StoreError::Db(e.to_string()))),
-            WantMode::Block => {
-                tokio::task::spawn_blocking(move || match store.get_block(&id) {
-                    Ok(b) => Ok(Some(b)),
-                    Err(StoreError::NotFound(_)) => Ok(None),
-                    Err(e) => Err(e),
-                })
-                .await
-                .unwrap_or_else(|e| Err(StoreError::Db(e.to_string())))
-            }
+            WantMode::Block => tokio::task::spawn_blocking(move || match store.get_block(&id) {
+                Ok(b) => Ok(Some(b)),
+                Err(StoreError::NotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            })
+            .await
+            .unwrap_or_else(|e| Err(StoreError::Db(e.to_string()))),
         };
         match got {
             Ok(Some(bytes)) => match mode {
@@ -568,7 +567,9 @@ impl ExchangeHandle {
             Ok(_) => Message::PutAck { id },
             Err(StoreError::Quota { used, quota, .. }) => refuse(
                 RefusalCode::NoSpace,
-                format!("this node lends {quota} bytes and {used} are in use; {len} more do not fit"),
+                format!(
+                    "this node lends {quota} bytes and {used} are in use; {len} more do not fit"
+                ),
             ),
             Err(StoreError::NoSpace(e)) => refuse(RefusalCode::NoSpace, e),
             Err(e) => refuse(RefusalCode::Failed, e.to_string()),
@@ -641,8 +642,7 @@ impl ExchangeHandle {
         let mut tried: HashSet<NodeId> = skip.clone();
         tried.insert(local);
         let mut asked_providers = false;
-        let mut queue: std::collections::VecDeque<(NodeId, Vec<SocketAddr>)> =
-            candidates.into();
+        let mut queue: std::collections::VecDeque<(NodeId, Vec<SocketAddr>)> = candidates.into();
         loop {
             let Some((peer, addrs)) = queue.pop_front() else {
                 if asked_providers {
@@ -671,6 +671,10 @@ impl ExchangeHandle {
                     );
                 }
                 Ok(Ok(Attempt::No)) => debug!(%peer, block = %id, "peer does not have the block"),
+                Ok(Err(ExchangeError::Pool(PoolError::NoAddress(_)))) => {
+                    // Not reached at all: a provider may name its address.
+                    tried.remove(&peer);
+                }
                 Ok(Err(e)) => debug!(%peer, block = %id, error = %e, "fetch failed"),
                 Err(_) => {
                     debug!(%peer, block = %id, "fetch timed out");
@@ -684,7 +688,11 @@ impl ExchangeHandle {
 
     /// A block from the first of `candidates` (then the providers) that
     /// supplies it, verified against its id.
-    pub async fn fetch(&self, id: BlockId, candidates: Candidates) -> Result<Vec<u8>, ExchangeError> {
+    pub async fn fetch(
+        &self,
+        id: BlockId,
+        candidates: Candidates,
+    ) -> Result<Vec<u8>, ExchangeError> {
         self.fetch_skipping(id, candidates, &HashSet::new())
             .await
             .map(|(_, b)| b)
@@ -759,9 +767,10 @@ impl ExchangeHandle {
             return Err(ExchangeError::TooLarge(bytes.len()));
         }
         let _ = self.command(Command::Begin).await;
-        let res = tokio::time::timeout(self.shared.cfg.request_timeout, async {
-            self.put_inner(peer, addrs, bytes).await
-        })
+        let res = tokio::time::timeout(
+            self.shared.cfg.request_timeout,
+            self.put_inner(peer, addrs, bytes),
+        )
         .await
         .unwrap_or(Err(ExchangeError::Timeout(peer)));
         let _ = self.command(Command::End).await;

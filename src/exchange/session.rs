@@ -19,25 +19,47 @@ pub const MAX_OUTSTANDING: usize = super::wire::MAX_WANT;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A block we wanted, verified against its id.
-    Block { id: BlockId, bytes: Vec<u8> },
+    Block {
+        id: BlockId,
+        bytes: Vec<u8>,
+    },
     /// A block we wanted whose bytes do not hash to its id.
-    Tampered { id: BlockId },
-    Have { id: BlockId },
-    DontHave { id: BlockId },
-    PutAck { id: BlockId },
+    Tampered {
+        id: BlockId,
+    },
+    Have {
+        id: BlockId,
+    },
+    DontHave {
+        id: BlockId,
+    },
+    PutAck {
+        id: BlockId,
+    },
     PutRefused {
         id: BlockId,
         code: RefusalCode,
         reason: String,
     },
     /// The peer reported an error (it will usually close the stream).
-    PeerError { code: ErrorCode, message: String },
+    PeerError {
+        code: ErrorCode,
+        message: String,
+    },
     /// The peer wants blocks from us.
-    Wanted { mode: WantMode, ids: Vec<BlockId> },
+    Wanted {
+        mode: WantMode,
+        ids: Vec<BlockId>,
+    },
     /// The peer asks us to store a block; `bytes` hash to `id`.
-    Put { id: BlockId, bytes: Vec<u8> },
+    Put {
+        id: BlockId,
+        bytes: Vec<u8>,
+    },
     /// The peer asked us to store bytes that do not hash to the id given.
-    BadPut { id: BlockId },
+    BadPut {
+        id: BlockId,
+    },
 }
 
 /// The peer broke the protocol; the stream should be closed.
@@ -243,7 +265,10 @@ mod tests {
         for piece in bytes.chunks(7) {
             events.extend(s.receive(piece).unwrap());
         }
-        assert_eq!(events, vec![Event::Have { id: a }, Event::DontHave { id: b }]);
+        assert_eq!(
+            events,
+            vec![Event::Have { id: a }, Event::DontHave { id: b }]
+        );
     }
 
     #[test]
@@ -284,10 +309,7 @@ mod tests {
         let ids: Vec<BlockId> = (0..=MAX_OUTSTANDING as u32)
             .map(|i| BlockId::of(&i.to_be_bytes()))
             .collect();
-        assert_eq!(
-            s.want(WantMode::Block, &ids),
-            Err(SessionError::TooMany)
-        );
+        assert_eq!(s.want(WantMode::Block, &ids), Err(SessionError::TooMany));
         assert!(s.want(WantMode::Block, &[]).is_err());
     }
 }

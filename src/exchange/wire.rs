@@ -128,15 +128,37 @@ impl ErrorCode {
 /// One `blocks/1` message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    Want { mode: WantMode, ids: Vec<BlockId> },
-    Have { id: BlockId },
-    DontHave { id: BlockId },
-    Block { id: BlockId, bytes: Vec<u8> },
+    Want {
+        mode: WantMode,
+        ids: Vec<BlockId>,
+    },
+    Have {
+        id: BlockId,
+    },
+    DontHave {
+        id: BlockId,
+    },
+    Block {
+        id: BlockId,
+        bytes: Vec<u8>,
+    },
     /// "Store this block for me" (class `hosted` on the receiver).
-    Put { id: BlockId, bytes: Vec<u8> },
-    PutAck { id: BlockId },
-    PutRefused { id: BlockId, code: RefusalCode, reason: String },
-    Error { code: ErrorCode, message: String },
+    Put {
+        id: BlockId,
+        bytes: Vec<u8>,
+    },
+    PutAck {
+        id: BlockId,
+    },
+    PutRefused {
+        id: BlockId,
+        code: RefusalCode,
+        reason: String,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 /// Bytes that are not a valid message.

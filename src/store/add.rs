@@ -332,9 +332,8 @@ impl<'s> Writer<'s> {
                 .unwrap_or_default();
             holders.retain(|h| *h != node);
             holders.truncate(super::manifest::MAX_HOLDERS - 1);
-            let keep = holders.is_empty()
-                || always_local
-                || placed.as_ref().is_some_and(|p| p.keep_local);
+            let keep =
+                holders.is_empty() || always_local || placed.as_ref().is_some_and(|p| p.keep_local);
             if placed.is_some() {
                 let (rep, peers) = self
                     .placement
