@@ -44,7 +44,6 @@ impl PeerPolicy for TestPolicy {
 
 struct Node {
     id: NodeId,
-    addr: SocketAddr,
     store: Store,
     exchange: ExchangeHandle,
     policy: Arc<TestPolicy>,
@@ -111,7 +110,6 @@ async fn start(endpoint: Endpoint, store_cfg: StoreConfig, providers: StaticProv
     exchange::install(&exchange, tokio::runtime::Handle::current(), true);
     Node {
         id,
-        addr: endpoint.local_addr(),
         store,
         exchange,
         policy,
@@ -143,7 +141,7 @@ async fn start_tamperer(endpoint: Endpoint) -> CancellationToken {
                         Ok(n) => n,
                     };
                     d.push(&buf[..n]);
-                    while let Ok(Some(m)) = d.next() {
+                    while let Ok(Some(m)) = d.next_message() {
                         let reply = match m {
                             Message::Put { id, .. } => Message::PutAck { id },
                             Message::Want {

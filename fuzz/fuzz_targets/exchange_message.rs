@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut d = Decoder::new();
     d.push(data);
-    while let Ok(Some(_)) = d.next() {}
+    while let Ok(Some(_)) = d.next_message() {}
     let mut s = Session::new();
     let _ = s.want(WantMode::Block, &[BlockId::of(b"a"), BlockId([0; 32])]);
     for piece in data.chunks(97) {

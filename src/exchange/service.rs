@@ -41,6 +41,9 @@ pub const STREAM_INBOX: usize = 256;
 /// Largest read from a stream at once.
 const READ_CHUNK: usize = 1 << 20;
 
+/// A stream the Router hands over, with its connection.
+pub type Inbound = (Connection, Stream);
+
 /// Settings of the exchange.
 #[derive(Debug, Clone)]
 pub struct ExchangeConfig {
@@ -207,10 +210,7 @@ impl std::fmt::Debug for ExchangeHandle {
 
 /// The Router's inbox for `blocks/1`: route [`PROTOCOL`] to the sender and
 /// give the receiver to [`spawn`].
-pub fn inbox() -> (
-    mpsc::Sender<(Connection, Stream)>,
-    mpsc::Receiver<(Connection, Stream)>,
-) {
+pub fn inbox() -> (mpsc::Sender<Inbound>, mpsc::Receiver<Inbound>) {
     mpsc::channel(STREAM_INBOX)
 }
 

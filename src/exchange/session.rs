@@ -134,7 +134,7 @@ impl Session {
     pub fn receive(&mut self, bytes: &[u8]) -> Result<Vec<Event>, SessionError> {
         self.decoder.push(bytes);
         let mut out = Vec::new();
-        while let Some(m) = self.decoder.next()? {
+        while let Some(m) = self.decoder.next_message()? {
             out.push(self.on_message(m)?);
         }
         Ok(out)

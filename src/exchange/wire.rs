@@ -412,7 +412,7 @@ impl Decoder {
     }
 
     /// The next complete message, if one is buffered.
-    pub fn next(&mut self) -> Result<Option<Message>, WireError> {
+    pub fn next_message(&mut self) -> Result<Option<Message>, WireError> {
         let Some(len) = self.frame_len()? else {
             return Ok(None);
         };
@@ -474,9 +474,9 @@ mod tests {
             d.push(&m.encode());
         }
         for m in all() {
-            assert_eq!(d.next().unwrap(), Some(m));
+            assert_eq!(d.next_message().unwrap(), Some(m));
         }
-        assert_eq!(d.next().unwrap(), None);
+        assert_eq!(d.next_message().unwrap(), None);
         assert_eq!(d.buffered(), 0);
     }
 
@@ -502,12 +502,12 @@ mod tests {
         head.push(T_WANT);
         d.push(&head);
         assert!(matches!(d.need(), Err(WireError::TooLarge { .. })));
-        assert!(d.next().is_err());
+        assert!(d.next_message().is_err());
         let mut d = Decoder::new();
         let mut head = ((MAX_FRAME + 1) as u32).to_be_bytes().to_vec();
         head.push(T_BLOCK);
         d.push(&head);
-        assert!(d.next().is_err());
+        assert!(d.next_message().is_err());
     }
 
     #[test]
