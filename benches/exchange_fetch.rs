@@ -102,14 +102,11 @@ fn setup() -> Net {
         }
     }
     let owner = stores[0].clone();
-    let rep = rt
-        .block_on(tokio::task::spawn_blocking(move || {
-            let opts = AddOptions {
-                redundancy: Some(Redundancy::new(4, 2).unwrap()),
-            };
-            owner.add(&[path], &opts, &mut |_| {}).unwrap().remove(0)
-        }))
-        .unwrap();
+    // This thread is outside the runtime: the placer blocks on it directly.
+    let opts = AddOptions {
+        redundancy: Some(Redundancy::new(4, 2).unwrap()),
+    };
+    let rep = owner.add(&[path], &opts, &mut |_| {}).unwrap().remove(0);
     let p = rep.placement.clone().unwrap();
     assert_eq!(p.shards_kept_local, 0);
     dirs.push(src);
@@ -164,12 +161,9 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("cairn_4+2_from_6_peers", |b| {
         b.iter(|| {
-            let (store, cap) = (net.reader.clone(), net.cap.clone());
             let n = net
-                .rt
-                .block_on(tokio::task::spawn_blocking(move || {
-                    store.cat(&cap, None, &mut std::io::sink()).unwrap()
-                }))
+                .reader
+                .cat(&net.cap, None, &mut std::io::sink())
                 .unwrap();
             assert_eq!(n, net.bytes);
         })
