@@ -21,6 +21,26 @@ pub struct Config {
     pub store: StoreConfig,
     pub dht: crate::dht::service::DhtConfig,
     pub peers: PeersConfig,
+    pub placement: PlacementConfig,
+    pub exchange: ExchangeLimitsConfig,
+}
+
+/// Where `cairn add` puts shards when the node has peers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlacementConfig {
+    /// Keep a local copy of every shard placed on peers.
+    pub keep_local: bool,
+}
+
+/// Bandwidth limits of the block exchange, bytes per second (0: unlimited).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExchangeLimitsConfig {
+    pub up: u64,
+    pub down: u64,
+    pub peer_up: u64,
+    pub peer_down: u64,
 }
 
 /// The local HTTP API that the CLI and the dashboard use.
@@ -245,6 +265,7 @@ max_outbound_requests = 256
 # Requests per second one peer may sustain, and the burst it may send at once.
 inbound_rate_per_sec = 50
 inbound_burst = 100
+
 [peers]
 # Tickets (cairn…) dialled at start and remembered as bootstrap peers.
 bootstrap = []
@@ -268,6 +289,20 @@ redial_max_ms = 300000
 # service _cairn._tcp). Nodes found are dialled and their NodeId proven by the
 # handshake like a ticket's.
 mdns = true
+
+[placement]
+# With peers, `cairn add` puts each chunk's k+m shards on distinct peers that
+# may store. true: also keep every shard here; false: keep only what no peer
+# took (and the manifests).
+keep_local = false
+
+[exchange]
+# Bandwidth limits of block exchange, bytes per second (0: unlimited):
+# all peers together up and down, and each peer up and down.
+up = 0
+down = 0
+peer_up = 0
+peer_down = 0
 "#;
 
 /// Why the configuration could not be loaded.

@@ -9,6 +9,7 @@ pub mod config;
 pub mod dashboard;
 pub mod datadir;
 pub mod dht;
+pub mod exchange;
 pub mod keyfile;
 pub mod logging;
 pub mod net;

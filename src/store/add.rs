@@ -30,6 +30,7 @@ use super::erasure::{self, Redundancy};
 use super::index::{self, BLOCKS, Location, META, MIRRORS, ROOTS, Root};
 use super::manifest::{ChunkRef, DirBody, Entry, FileBody, Head, Meta, Shard};
 use super::pack::{PACK_MAGIC, PackWriter};
+use super::place::PlacementReport;
 use super::{Store, StoreError};
 
 /// Commit (fsync the pack, then the index) at least every this many bytes,
@@ -75,6 +76,9 @@ pub struct AddReport {
     pub blocks_deduped: u64,
     pub bytes_deduped: u64,
     pub seconds: f64,
+    /// Where shards went, when the node places them on peers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<PlacementReport>,
 }
 
 /// How a written block enters the index at commit.
@@ -111,6 +115,8 @@ pub(crate) struct Writer<'s> {
     pub bytes_written: u64,
     pub blocks_deduped: u64,
     pub bytes_deduped: u64,
+    /// What placement on peers did (when a placer is set).
+    placement: Option<(PlacementReport, HashSet<[u8; 32]>)>,
 }
 
 impl<'s> Writer<'s> {
@@ -137,6 +143,7 @@ impl<'s> Writer<'s> {
             bytes_written: 0,
             blocks_deduped: 0,
             bytes_deduped: 0,
+            placement: None,
         })
     }
 
@@ -369,15 +376,53 @@ impl<'s> Writer<'s> {
         Ok(())
     }
 
-    /// Seal and erasure-code a plaintext chunk, store its shards.
-    fn put_chunk(&mut self, sealed: SealedChunk) -> Result<ChunkRef, StoreError> {
+    /// Store a sealed chunk's shards: on peers through the placer if one is
+    /// set (an own add only), here otherwise, and here as well when the
+    /// placer says to keep a copy, `always_local` asks it (manifests, which
+    /// gc and verify walk), or no peer took the shard.
+    fn put_chunk(
+        &mut self,
+        sealed: SealedChunk,
+        always_local: bool,
+    ) -> Result<ChunkRef, StoreError> {
+        let placed = match self.store.placer() {
+            Some(p) if self.class == Class::Own => {
+                let list: Vec<(BlockId, &[u8])> = sealed
+                    .shards
+                    .iter()
+                    .map(|(id, b)| (*id, b.as_slice()))
+                    .collect();
+                Some(p.place(&list))
+            }
+            _ => None,
+        };
+        let node = self.store.inner.node;
         let mut shards = Vec::with_capacity(sealed.shards.len());
-        for (id, bytes) in &sealed.shards {
-            self.put_with_id(*id, bytes)?;
-            shards.push(Shard {
-                id: *id,
-                holders: vec![self.store.inner.node],
-            });
+        for (i, (id, bytes)) in sealed.shards.iter().enumerate() {
+            let mut holders: Vec<[u8; 32]> = placed
+                .as_ref()
+                .and_then(|p| p.holders.get(i).cloned())
+                .unwrap_or_default();
+            holders.retain(|h| *h != node);
+            holders.truncate(super::manifest::MAX_HOLDERS - 1);
+            let keep =
+                holders.is_empty() || always_local || placed.as_ref().is_some_and(|p| p.keep_local);
+            if placed.is_some() {
+                let (rep, peers) = self
+                    .placement
+                    .get_or_insert_with(|| (PlacementReport::default(), HashSet::new()));
+                if holders.is_empty() {
+                    rep.shards_kept_local += 1;
+                } else {
+                    rep.shards_placed += 1;
+                }
+                peers.extend(holders.iter().copied());
+            }
+            if keep {
+                self.put_with_id(*id, bytes)?;
+                holders.insert(0, node);
+            }
+            shards.push(Shard { id: *id, holders });
         }
         Ok(ChunkRef {
             len: sealed.len,
@@ -402,7 +447,7 @@ impl<'s> Writer<'s> {
         let mut chunks = Vec::new();
         for piece in body.chunks(MANIFEST_PIECE) {
             let sealed = seal_chunk(conv, cipher, r, piece.to_vec());
-            chunks.push(self.put_chunk(sealed)?);
+            chunks.push(self.put_chunk(sealed, true)?);
         }
         let head = Head {
             kind,
@@ -418,6 +463,12 @@ impl<'s> Writer<'s> {
             // The head has no parity: keep a second copy so a damaged head
             // is repaired rather than losing the whole file.
             self.mirror(id, &sealed)?;
+        }
+        // The head is found by id alone (through providers), so it goes to
+        // as many peers as a chunk survives losing, plus one.
+        if let Some(p) = self.store.placer().filter(|_| self.class == Class::Own) {
+            let copies = vec![(id, sealed.as_slice()); r.m as usize + 1];
+            p.place(&copies);
         }
         Ok(Cap {
             kind,
@@ -679,6 +730,17 @@ impl Store {
             blocks_deduped: w.blocks_deduped,
             bytes_deduped: w.bytes_deduped,
             seconds: started.elapsed().as_secs_f64(),
+            placement: w.placement.take().map(|(mut rep, peers)| {
+                rep.peers = peers.len() as u64;
+                if rep.shards_kept_local > 0 {
+                    rep.warning = Some(format!(
+                        "{} of {} shards found no distinct peer allowed to store them and are kept only on this node",
+                        rep.shards_kept_local,
+                        rep.shards_kept_local + rep.shards_placed
+                    ));
+                }
+                rep
+            }),
         })
     }
 
@@ -763,7 +825,7 @@ impl Store {
                 walk.check_cancel()?;
                 let sealed = item.map_err(|e| open_err(path, e.into()))?;
                 let len = sealed.len as u64;
-                chunks.push(w.put_chunk(sealed)?);
+                chunks.push(w.put_chunk(sealed, false)?);
                 size += len;
                 walk.done += len;
                 walk.chunks += 1;

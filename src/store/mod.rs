@@ -25,6 +25,7 @@ pub mod index;
 pub mod manifest;
 pub mod pack;
 pub mod pipeline;
+pub mod place;
 pub mod read;
 pub mod reencode;
 pub mod verify;
@@ -46,6 +47,7 @@ pub use cap::{Cap, CapError, Kind};
 pub use crypto::Cipher;
 pub use erasure::Redundancy;
 pub use gc::GcReport;
+pub use place::{Placed, PlacementReport, Placer, ShardSource};
 pub use read::{ByteRange, LsEntry, LsReport};
 pub use verify::VerifyReport;
 
@@ -166,6 +168,10 @@ struct Inner {
     pins: FairMutex<Pins>,
     files: Mutex<HashMap<u32, Arc<File>>>,
     faults: Option<Arc<fault::Faults>>,
+    /// Where `add` places shards on peers (none: all shards stay here).
+    placer: parking_lot::RwLock<Option<Arc<dyn place::Placer>>>,
+    /// Where reads find shards this store lacks (none: local only).
+    source: parking_lot::RwLock<Option<Arc<dyn place::ShardSource>>>,
 }
 
 /// A handle on the store (cheap to clone).
@@ -265,6 +271,8 @@ impl Store {
                 pins: FairMutex::new(Pins::default()),
                 files: Mutex::new(HashMap::new()),
                 faults,
+                placer: parking_lot::RwLock::new(None),
+                source: parking_lot::RwLock::new(None),
             }),
         })
     }
@@ -289,6 +297,37 @@ impl Store {
 
     pub fn config(&self) -> &StoreConfig {
         &self.inner.cfg
+    }
+
+    /// This node's id, recorded as the holder of shards kept here.
+    pub fn node(&self) -> [u8; 32] {
+        self.inner.node
+    }
+
+    /// Place the shards of later adds on peers through `placer` (`None`:
+    /// keep everything here, as a single node does).
+    pub fn set_placer(&self, placer: Option<Arc<dyn place::Placer>>) {
+        *self.inner.placer.write() = placer;
+    }
+
+    /// Find shards this store lacks through `source` when reading.
+    pub fn set_shard_source(&self, source: Option<Arc<dyn place::ShardSource>>) {
+        *self.inner.source.write() = source;
+    }
+
+    fn placer(&self) -> Option<Arc<dyn place::Placer>> {
+        self.inner.placer.read().clone()
+    }
+
+    fn shard_source(&self) -> Option<Arc<dyn place::ShardSource>> {
+        self.inner.source.read().clone()
+    }
+
+    /// Bytes of `class` stored now.
+    pub fn used(&self, class: Class) -> Result<u64, StoreError> {
+        let tx = self.inner.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        Ok(index::meta_get(&meta, index::used_key(class))?)
     }
 
     fn pins(&self) -> FairMutexGuard<'_, Pins> {

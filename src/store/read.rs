@@ -98,6 +98,22 @@ impl Store {
                 good += 1;
             }
         }
+        if good < k
+            && let Some(source) = self.shard_source()
+        {
+            // Shards this node lacks, from peers: the source asks different
+            // holders at once and falls back to parity shards.
+            let present: Vec<bool> = shards.iter().map(Option::is_some).collect();
+            for (i, b) in source.fetch_shards(c, &present, k - good) {
+                if b.len() == c.shard_len as usize
+                    && let Some(slot) = shards.get_mut(i)
+                    && slot.is_none()
+                {
+                    *slot = Some(b);
+                    good += 1;
+                }
+            }
+        }
         if good < k {
             return Err(StoreError::Integrity(format!(
                 "chunk has {good} intact shards of the {k} needed"
@@ -116,6 +132,8 @@ impl Store {
         match self.read_block(id) {
             Ok(b) if b.len() == len as usize => Some(b),
             Ok(_) => None,
+            // Normal when shards live on peers.
+            Err(StoreError::NotFound(_)) if self.shard_source().is_some() => None,
             Err(e) => {
                 tracing::warn!(block = %id, "shard unavailable: {e}");
                 None
@@ -125,7 +143,14 @@ impl Store {
 
     /// Open a cap's head block.
     pub fn open_head(&self, cap: &Cap) -> Result<Head, StoreError> {
-        let sealed = match self.read_block(&cap.head) {
+        let local = match self.read_block(&cap.head) {
+            Err(StoreError::NotFound(_)) => self
+                .shard_source()
+                .and_then(|s| s.fetch_block(&cap.head))
+                .ok_or(StoreError::NotFound(String::new())),
+            other => other,
+        };
+        let sealed = match local {
             Err(StoreError::NotFound(_)) => {
                 return Err(StoreError::NotFound(format!(
                     "no such cap in this store: {cap}"

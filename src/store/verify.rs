@@ -211,8 +211,14 @@ impl Store {
             (check.indexed.contains_key(id) && !check.bad.contains(id)) || check.fixed.contains(id)
         };
         let mut broken = Vec::new();
+        let node = self.node();
         for (i, s) in c.shards.iter().enumerate() {
             check.seen.insert(s.id);
+            // A shard the manifest places only on peers is theirs to keep.
+            let remote = !s.holders.is_empty() && !s.holders.contains(&node);
+            if remote && !check.indexed.contains_key(&s.id) {
+                continue;
+            }
             if !intact(&s.id, check) {
                 if !check.indexed.contains_key(&s.id) {
                     check.report.missing_blocks.push(s.id);

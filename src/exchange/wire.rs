@@ -1,0 +1,543 @@
+//! The `blocks/1` messages and their exact byte layout (docs/PROTOCOL.md §7).
+//!
+//! Every message is one frame: a 4-byte big-endian length, then a type byte
+//! and the type's fields. The frame length is checked against a per-type
+//! limit *before* anything is buffered or allocated, so a peer can make us
+//! hold at most one largest block (the store's largest shard) per stream.
+//! The protocol name carries the version; a new layout gets `blocks/2`.
+//! Decoding is pure (bytes in, message or error out) so it can be fuzzed.
+
+use crate::store::BlockId;
+
+/// The protocol name streams are opened with.
+pub const PROTOCOL: &str = "blocks/1";
+/// Largest block a message may carry: the largest shard the store makes
+/// (one copy of the largest chunk, sealed).
+pub const MAX_BLOCK: usize =
+    crate::store::manifest::MAX_CHUNK as usize + crate::store::crypto::TAG_LEN;
+/// Most ids in one want-list.
+pub const MAX_WANT: usize = 1024;
+/// Longest reason text in a refusal or an error.
+pub const MAX_TEXT: usize = 512;
+/// Frame length prefix.
+pub const LEN_PREFIX: usize = 4;
+/// Largest frame body of any type (a block message).
+pub const MAX_FRAME: usize = 1 + 32 + MAX_BLOCK;
+/// Largest frame body of a message that is not a block or a put.
+pub const MAX_SMALL_FRAME: usize = 1 + 1 + 2 + MAX_WANT * 32;
+
+const T_WANT: u8 = 1;
+const T_HAVE: u8 = 2;
+const T_DONT_HAVE: u8 = 3;
+const T_BLOCK: u8 = 4;
+const T_PUT: u8 = 5;
+const T_PUT_ACK: u8 = 6;
+const T_PUT_REFUSED: u8 = 7;
+const T_ERROR: u8 = 8;
+
+/// What a want-list asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WantMode {
+    /// Send the blocks (answered by `Block` or `DontHave` per id).
+    Block,
+    /// Only say whether they are held (answered by `Have` or `DontHave`).
+    Have,
+}
+
+/// Why a put was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalCode {
+    /// The peer has no `store` right here.
+    NotAllowed,
+    /// The block is larger than this node accepts.
+    TooLarge,
+    /// Taking it would exceed the space this node lends.
+    NoSpace,
+    /// The bytes do not hash to the id.
+    WrongId,
+    /// Storing failed locally (disk, database).
+    Failed,
+}
+
+impl RefusalCode {
+    fn code(self) -> u8 {
+        match self {
+            RefusalCode::NotAllowed => 1,
+            RefusalCode::TooLarge => 2,
+            RefusalCode::NoSpace => 3,
+            RefusalCode::WrongId => 4,
+            RefusalCode::Failed => 5,
+        }
+    }
+    fn from_code(c: u8) -> Option<RefusalCode> {
+        Some(match c {
+            1 => RefusalCode::NotAllowed,
+            2 => RefusalCode::TooLarge,
+            3 => RefusalCode::NoSpace,
+            4 => RefusalCode::WrongId,
+            5 => RefusalCode::Failed,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for RefusalCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RefusalCode::NotAllowed => "not allowed to store here",
+            RefusalCode::TooLarge => "block too large",
+            RefusalCode::NoSpace => "no space lent left",
+            RefusalCode::WrongId => "bytes do not match the id",
+            RefusalCode::Failed => "storing failed",
+        })
+    }
+}
+
+/// Codes of an `Error` message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// A message this side cannot accept here (unsolicited, malformed).
+    Protocol,
+    /// The peer lacks the right for what it asked.
+    NotAllowed,
+    /// Too much at once.
+    Busy,
+    /// Any other code (kept so an old node can read a newer one's errors).
+    Other(u8),
+}
+
+impl ErrorCode {
+    fn code(self) -> u8 {
+        match self {
+            ErrorCode::Protocol => 1,
+            ErrorCode::NotAllowed => 2,
+            ErrorCode::Busy => 3,
+            ErrorCode::Other(c) => c,
+        }
+    }
+    fn from_code(c: u8) -> ErrorCode {
+        match c {
+            1 => ErrorCode::Protocol,
+            2 => ErrorCode::NotAllowed,
+            3 => ErrorCode::Busy,
+            c => ErrorCode::Other(c),
+        }
+    }
+}
+
+/// One `blocks/1` message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    Want {
+        mode: WantMode,
+        ids: Vec<BlockId>,
+    },
+    Have {
+        id: BlockId,
+    },
+    DontHave {
+        id: BlockId,
+    },
+    Block {
+        id: BlockId,
+        bytes: Vec<u8>,
+    },
+    /// "Store this block for me" (class `hosted` on the receiver).
+    Put {
+        id: BlockId,
+        bytes: Vec<u8>,
+    },
+    PutAck {
+        id: BlockId,
+    },
+    PutRefused {
+        id: BlockId,
+        code: RefusalCode,
+        reason: String,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+/// Bytes that are not a valid message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WireError {
+    #[error("frame of {len} bytes exceeds the limit of {limit} for its type")]
+    TooLarge { len: usize, limit: usize },
+    #[error("empty frame")]
+    Empty,
+    #[error("unknown message type {0}")]
+    UnknownType(u8),
+    #[error("message truncated")]
+    Truncated,
+    #[error("message has {0} trailing bytes")]
+    Trailing(usize),
+    #[error("field out of range: {0}")]
+    Range(&'static str),
+}
+
+/// The limit on a frame body whose first byte is `ty` (0 when unknown).
+pub fn frame_limit(ty: u8) -> usize {
+    match ty {
+        T_BLOCK | T_PUT => MAX_FRAME,
+        T_WANT => MAX_SMALL_FRAME,
+        T_HAVE | T_DONT_HAVE | T_PUT_ACK => 1 + 32,
+        T_PUT_REFUSED => 1 + 32 + 1 + 2 + MAX_TEXT,
+        T_ERROR => 1 + 1 + 2 + MAX_TEXT,
+        _ => 0,
+    }
+}
+
+fn put_text(out: &mut Vec<u8>, s: &str) {
+    // Cut at a char boundary at or below the limit.
+    let mut end = s.len().min(MAX_TEXT);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.extend_from_slice(&(end as u16).to_be_bytes());
+    out.extend_from_slice(&s.as_bytes()[..end]);
+}
+
+impl Message {
+    /// The frame: length prefix and body. Texts longer than the limit are
+    /// cut; want-lists and blocks over their limits are the caller's bug and
+    /// are cut to the limit too, so an encoded frame always decodes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(64);
+        match self {
+            Message::Want { mode, ids } => {
+                b.push(T_WANT);
+                b.push(match mode {
+                    WantMode::Block => 0,
+                    WantMode::Have => 1,
+                });
+                let ids = &ids[..ids.len().min(MAX_WANT)];
+                b.extend_from_slice(&(ids.len() as u16).to_be_bytes());
+                for id in ids {
+                    b.extend_from_slice(&id.0);
+                }
+            }
+            Message::Have { id } => {
+                b.push(T_HAVE);
+                b.extend_from_slice(&id.0);
+            }
+            Message::DontHave { id } => {
+                b.push(T_DONT_HAVE);
+                b.extend_from_slice(&id.0);
+            }
+            Message::Block { id, bytes } | Message::Put { id, bytes } => {
+                let ty = if matches!(self, Message::Block { .. }) {
+                    T_BLOCK
+                } else {
+                    T_PUT
+                };
+                let bytes = &bytes[..bytes.len().min(MAX_BLOCK)];
+                b.reserve(bytes.len() + 33);
+                b.push(ty);
+                b.extend_from_slice(&id.0);
+                b.extend_from_slice(bytes);
+            }
+            Message::PutAck { id } => {
+                b.push(T_PUT_ACK);
+                b.extend_from_slice(&id.0);
+            }
+            Message::PutRefused { id, code, reason } => {
+                b.push(T_PUT_REFUSED);
+                b.extend_from_slice(&id.0);
+                b.push(code.code());
+                put_text(&mut b, reason);
+            }
+            Message::Error { code, message } => {
+                b.push(T_ERROR);
+                b.push(code.code());
+                put_text(&mut b, message);
+            }
+        }
+        let mut out = Vec::with_capacity(LEN_PREFIX + b.len());
+        out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+        out.extend_from_slice(&b);
+        out
+    }
+
+    /// Decode one frame body (without its length prefix).
+    pub fn decode(body: &[u8]) -> Result<Message, WireError> {
+        let (&ty, rest) = body.split_first().ok_or(WireError::Empty)?;
+        let limit = frame_limit(ty);
+        if limit == 0 {
+            return Err(WireError::UnknownType(ty));
+        }
+        if body.len() > limit {
+            return Err(WireError::TooLarge {
+                len: body.len(),
+                limit,
+            });
+        }
+        let mut r = Reader(rest);
+        let msg = match ty {
+            T_WANT => {
+                let mode = match r.u8()? {
+                    0 => WantMode::Block,
+                    1 => WantMode::Have,
+                    _ => return Err(WireError::Range("want mode")),
+                };
+                let n = r.u16()? as usize;
+                if n == 0 || n > MAX_WANT {
+                    return Err(WireError::Range("want-list length"));
+                }
+                if r.0.len() < n * 32 {
+                    return Err(WireError::Truncated);
+                }
+                let mut ids = Vec::with_capacity(n);
+                for _ in 0..n {
+                    ids.push(r.id()?);
+                }
+                Message::Want { mode, ids }
+            }
+            T_HAVE => Message::Have { id: r.id()? },
+            T_DONT_HAVE => Message::DontHave { id: r.id()? },
+            T_BLOCK | T_PUT => {
+                let id = r.id()?;
+                let bytes = std::mem::take(&mut r.0).to_vec();
+                if ty == T_BLOCK {
+                    Message::Block { id, bytes }
+                } else {
+                    Message::Put { id, bytes }
+                }
+            }
+            T_PUT_ACK => Message::PutAck { id: r.id()? },
+            T_PUT_REFUSED => {
+                let id = r.id()?;
+                let code = RefusalCode::from_code(r.u8()?).ok_or(WireError::Range("refusal"))?;
+                let reason = r.text()?;
+                Message::PutRefused { id, code, reason }
+            }
+            T_ERROR => {
+                let code = ErrorCode::from_code(r.u8()?);
+                let message = r.text()?;
+                Message::Error { code, message }
+            }
+            other => return Err(WireError::UnknownType(other)),
+        };
+        if !r.0.is_empty() {
+            return Err(WireError::Trailing(r.0.len()));
+        }
+        Ok(msg)
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        if self.0.len() < n {
+            return Err(WireError::Truncated);
+        }
+        let (h, t) = self.0.split_at(n);
+        self.0 = t;
+        Ok(h)
+    }
+    fn u8(&mut self) -> Result<u8, WireError> {
+        Ok(self.take(1)?.first().copied().unwrap_or(0))
+    }
+    fn u16(&mut self) -> Result<u16, WireError> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+    fn id(&mut self) -> Result<BlockId, WireError> {
+        let mut a = [0u8; 32];
+        a.copy_from_slice(self.take(32)?);
+        Ok(BlockId(a))
+    }
+    fn text(&mut self) -> Result<String, WireError> {
+        let n = self.u16()? as usize;
+        if n > MAX_TEXT {
+            return Err(WireError::Range("text length"));
+        }
+        let b = self.take(n)?;
+        String::from_utf8(b.to_vec()).map_err(|_| WireError::Range("text is not UTF-8"))
+    }
+}
+
+/// Cuts a byte stream into frames, refusing any frame over its type's limit
+/// as soon as its length and type are known (before buffering its body).
+#[derive(Debug, Default)]
+pub struct Decoder {
+    buf: Vec<u8>,
+}
+
+impl Decoder {
+    pub fn new() -> Decoder {
+        Decoder::default()
+    }
+
+    /// Append received bytes.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Bytes buffered and not yet decoded.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// How many more bytes the frame being received needs (at least 1 when
+    /// nothing complete is buffered), or an error if it is over its limit.
+    pub fn need(&self) -> Result<usize, WireError> {
+        let Some(len) = self.frame_len()? else {
+            return Ok(LEN_PREFIX + 1 - self.buf.len());
+        };
+        Ok((LEN_PREFIX + len).saturating_sub(self.buf.len()))
+    }
+
+    fn frame_len(&self) -> Result<Option<usize>, WireError> {
+        if self.buf.len() < LEN_PREFIX + 1 {
+            return Ok(None);
+        }
+        let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
+        if len == 0 {
+            return Err(WireError::Empty);
+        }
+        let ty = self.buf[LEN_PREFIX];
+        let limit = frame_limit(ty);
+        if limit == 0 {
+            return Err(WireError::UnknownType(ty));
+        }
+        if len > limit {
+            return Err(WireError::TooLarge { len, limit });
+        }
+        Ok(Some(len))
+    }
+
+    /// The next complete message, if one is buffered.
+    pub fn next_message(&mut self) -> Result<Option<Message>, WireError> {
+        let Some(len) = self.frame_len()? else {
+            return Ok(None);
+        };
+        if self.buf.len() < LEN_PREFIX + len {
+            return Ok(None);
+        }
+        let msg = Message::decode(&self.buf[LEN_PREFIX..LEN_PREFIX + len]);
+        self.buf.drain(..LEN_PREFIX + len);
+        msg.map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn id(n: u8) -> BlockId {
+        BlockId([n; 32])
+    }
+
+    fn all() -> Vec<Message> {
+        vec![
+            Message::Want {
+                mode: WantMode::Block,
+                ids: vec![id(1), id(2)],
+            },
+            Message::Want {
+                mode: WantMode::Have,
+                ids: vec![id(3)],
+            },
+            Message::Have { id: id(4) },
+            Message::DontHave { id: id(5) },
+            Message::Block {
+                id: id(6),
+                bytes: vec![1, 2, 3],
+            },
+            Message::Put {
+                id: id(7),
+                bytes: vec![],
+            },
+            Message::PutAck { id: id(8) },
+            Message::PutRefused {
+                id: id(9),
+                code: RefusalCode::NoSpace,
+                reason: "full".into(),
+            },
+            Message::Error {
+                code: ErrorCode::Other(77),
+                message: "x".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_message_round_trips_through_the_decoder() {
+        let mut d = Decoder::new();
+        for m in all() {
+            d.push(&m.encode());
+        }
+        for m in all() {
+            assert_eq!(d.next_message().unwrap(), Some(m));
+        }
+        assert_eq!(d.next_message().unwrap(), None);
+        assert_eq!(d.buffered(), 0);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        for m in all() {
+            let f = m.encode();
+            let body = &f[LEN_PREFIX..];
+            // A block's bytes run to the end of the frame: any cut after the
+            // id is a shorter block (caught by its hash, not the decoder).
+            let open_ended = matches!(m, Message::Block { .. } | Message::Put { .. });
+            let upto = if open_ended { 33 } else { body.len() };
+            for i in 0..upto {
+                assert!(Message::decode(&body[..i]).is_err(), "{m:?} cut at {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn oversized_frame_is_refused_before_its_body_arrives() {
+        let mut d = Decoder::new();
+        let mut head = ((MAX_SMALL_FRAME + 1) as u32).to_be_bytes().to_vec();
+        head.push(T_WANT);
+        d.push(&head);
+        assert!(matches!(d.need(), Err(WireError::TooLarge { .. })));
+        assert!(d.next_message().is_err());
+        let mut d = Decoder::new();
+        let mut head = ((MAX_FRAME + 1) as u32).to_be_bytes().to_vec();
+        head.push(T_BLOCK);
+        d.push(&head);
+        assert!(d.next_message().is_err());
+    }
+
+    #[test]
+    fn unknown_type_and_bad_text_are_errors() {
+        assert_eq!(Message::decode(&[99]), Err(WireError::UnknownType(99)));
+        let mut b = vec![T_ERROR, 1, 0, 2, 0xff, 0xfe];
+        assert!(Message::decode(&b).is_err());
+        b.truncate(4);
+        assert!(Message::decode(&b).is_err());
+    }
+
+    #[test]
+    fn long_texts_are_cut_at_a_char_boundary() {
+        let m = Message::Error {
+            code: ErrorCode::Busy,
+            message: "é".repeat(MAX_TEXT),
+        };
+        let f = m.encode();
+        match Message::decode(&f[LEN_PREFIX..]).unwrap() {
+            Message::Error { message, .. } => assert_eq!(message.len(), MAX_TEXT),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics_and_reencodes_exactly(b in proptest::collection::vec(any::<u8>(), 0..300)) {
+            if let Ok(m) = Message::decode(&b) {
+                prop_assert_eq!(&m.encode()[LEN_PREFIX..], &b[..]);
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Hooks through which the network places and finds shards.
+//!
+//! The store knows nothing of peers: `add` hands each chunk's shards to a
+//! [`Placer`] (if one is set) and records the holders it reports in the
+//! manifest; `read_chunk` asks a [`ShardSource`] (if one is set) for the
+//! shards it does not hold. Both are called on the store's blocking threads,
+//! so they are plain synchronous traits; the block exchange implements them
+//! by blocking on its async handle. With neither set the store behaves as a
+//! single node.
+
+use serde::Serialize;
+
+use super::block::BlockId;
+use super::manifest::ChunkRef;
+
+/// Where a chunk's shards went.
+#[derive(Debug, Clone, Default)]
+pub struct Placed {
+    /// Per shard (in the order given), the peers that acknowledged it.
+    pub holders: Vec<Vec<[u8; 32]>>,
+    /// Whether the owner also keeps a local copy of the shards placed.
+    pub keep_local: bool,
+}
+
+/// Pushes shards to distinct peers allowed to store them.
+pub trait Placer: Send + Sync {
+    /// Place `shards` (id, bytes) of one chunk, each on a different peer
+    /// where possible. Shards no peer took are kept locally by the store.
+    fn place(&self, shards: &[(BlockId, &[u8])]) -> Placed;
+}
+
+/// Fetches blocks this store does not hold.
+pub trait ShardSource: Send + Sync {
+    /// Fetch `need` more shards of chunk `c` (skipping the indices marked
+    /// `present`), each from a different peer where possible, falling back
+    /// to other holders and to parity shards; returns what it obtained as
+    /// (shard index, bytes), every one verified against its id.
+    fn fetch_shards(&self, c: &ChunkRef, present: &[bool], need: usize) -> Vec<(usize, Vec<u8>)>;
+    /// A single block (say, a cap's head) from anyone who has it, verified.
+    fn fetch_block(&self, id: &BlockId) -> Option<Vec<u8>>;
+}
+
+/// What placement did during one add (part of the `AddReport`).
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct PlacementReport {
+    /// Shards stored on peers.
+    pub shards_placed: u64,
+    /// Shards no peer took (too few peers allowed to store), kept here.
+    pub shards_kept_local: u64,
+    /// Distinct peers that took at least one shard.
+    pub peers: u64,
+    /// Set when not every shard could go to a distinct peer.
+    pub warning: Option<String>,
+}
