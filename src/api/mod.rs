@@ -9,6 +9,7 @@
 pub mod client;
 pub mod dht;
 pub mod feed;
+pub mod limits;
 pub mod peers;
 pub mod server;
 pub mod snapshot;

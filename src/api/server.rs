@@ -37,6 +37,7 @@ pub struct ApiState {
     snapshots: Option<tokio::sync::watch::Receiver<super::snapshot::Snapshot>>,
     peers: Option<crate::peers::PeerService>,
     dht: Option<crate::dht::service::DhtHandle>,
+    exchange: Option<crate::exchange::ExchangeHandle>,
 }
 
 impl ApiState {
@@ -48,7 +49,19 @@ impl ApiState {
             snapshots: None,
             peers: None,
             dht: None,
+            exchange: None,
         }
+    }
+
+    /// Serve `/v1/limits` from this exchange.
+    pub fn with_exchange(mut self, ex: crate::exchange::ExchangeHandle) -> ApiState {
+        self.exchange = Some(ex);
+        self
+    }
+
+    /// The node's block exchange, when it runs one.
+    pub fn exchange(&self) -> Option<&crate::exchange::ExchangeHandle> {
+        self.exchange.as_ref()
     }
 
     /// Serve `GET /v1/dht` from this DHT.
@@ -125,6 +138,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(super::feed::routes())
         .merge(super::peers::routes())
         .merge(super::dht::routes())
+        .merge(super::limits::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)

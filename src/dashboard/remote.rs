@@ -334,6 +334,31 @@ pub async fn dispatch(client: &ApiClient, action: Action) -> Notice {
                 .map(|p| format!("rights of {} set", p.id))
                 .map_err(|e| e.to_string())
         }
+        Action::Lend { changes } if changes.storage.is_none() && changes.cpu_percent.is_none() => {
+            // Bandwidth is what this node lends today: the exchange's limits.
+            match client.limits().await {
+                Ok(now) => {
+                    let mut l = now.limits;
+                    if let Some(up) = changes.upload_rate {
+                        l.up = up.unwrap_or(0);
+                    }
+                    if let Some(down) = changes.download_rate {
+                        l.down = down.unwrap_or(0);
+                    }
+                    client
+                        .set_limits(&l)
+                        .await
+                        .map(|s| {
+                            format!(
+                                "bandwidth limits: up {} B/s, down {} B/s (0 = unlimited)",
+                                s.limits.up, s.limits.down
+                            )
+                        })
+                        .map_err(|e| e.to_string())
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
         other => Err(not_available(other)),
     };
     match result {

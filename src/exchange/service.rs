@@ -57,6 +57,10 @@ pub struct ExchangeConfig {
     pub request_timeout: Duration,
     /// Whether the owner keeps a copy of the shards it places on peers.
     pub keep_local: bool,
+    /// Where the ids of blocks this node agreed to host go, so the node can
+    /// announce itself as their provider (dropped when the channel is full:
+    /// the node re-announces every hosted block at start).
+    pub hosted: Option<mpsc::Sender<BlockId>>,
 }
 
 impl Default for ExchangeConfig {
@@ -67,6 +71,7 @@ impl Default for ExchangeConfig {
             max_inbound: 256,
             request_timeout: Duration::from_secs(30),
             keep_local: false,
+            hosted: None,
         }
     }
 }
@@ -101,7 +106,7 @@ pub enum ExchangeError {
 }
 
 /// Bytes moved with one peer.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct PeerTraffic {
     pub peer: String,
     pub up: u64,
@@ -109,7 +114,7 @@ pub struct PeerTraffic {
 }
 
 /// What `stats()` reports.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct ExchangeStats {
     pub peers: Vec<PeerTraffic>,
     pub up: u64,
@@ -564,7 +569,12 @@ impl ExchangeHandle {
         .await
         .unwrap_or_else(|e| Err(StoreError::Db(e.to_string())));
         match res {
-            Ok(_) => Message::PutAck { id },
+            Ok(_) => {
+                if let Some(tx) = &self.shared.cfg.hosted {
+                    let _ = tx.try_send(id);
+                }
+                Message::PutAck { id }
+            }
             Err(StoreError::Quota { used, quota, .. }) => refuse(
                 RefusalCode::NoSpace,
                 format!(

@@ -26,6 +26,8 @@ use crate::peers::{self, Backoff, BookRules, PeerBook, PeerService, ServiceOptio
 use crate::store::{Store, StoreError};
 use crate::ticket::{Ticket, TicketError};
 
+/// Hosted blocks waiting to be announced in the DHT.
+const HOSTED_ANNOUNCE_QUEUE: usize = 4096;
 /// A connection that lives this long resets its peer's redial backoff.
 const REDIAL_STABLE: Duration = Duration::from_secs(10);
 /// `pair/1` streams queued for the peer service before the router drops new
@@ -54,6 +56,7 @@ use store_service::StoreService;
 pub mod discovery;
 pub mod files_view;
 pub mod logbuf;
+pub mod providing;
 pub mod snapshot;
 
 /// Where the daemon listens; `None` takes the value from config.toml.
@@ -211,9 +214,11 @@ pub async fn run(
     // The one place streams are routed: each service adds its protocol here.
     let (pair_tx, pair_rx) = mpsc::channel(PAIR_INBOX);
     let dht_inbound = crate::dht::service::Inbound::new(&config.dht);
+    let (blocks_tx, blocks_rx) = crate::exchange::inbox();
     let router = Router::new()
         .route(peers::pair::PROTOCOL, pair_tx)
-        .route(crate::dht::service::PROTOCOL, dht_inbound.sender());
+        .route(crate::dht::service::PROTOCOL, dht_inbound.sender())
+        .route(crate::exchange::PROTOCOL, blocks_tx);
 
     // One pool over the first endpoint dials and owns every connection; every
     // endpoint's inbound connections are adopted into it.
@@ -260,6 +265,31 @@ pub async fn run(
         config.dht.clone(),
         shutdown.clone(),
     );
+    // Block exchange: serves and fetches blocks, places the shards of adds
+    // on peers, reads missing shards from holders or DHT providers; the
+    // blocks it agrees to host are announced in the DHT.
+    let (hosted_tx, hosted_rx) = mpsc::channel(HOSTED_ANNOUNCE_QUEUE);
+    let exchange = crate::exchange::spawn(
+        pool.clone(),
+        store.store().clone(),
+        policy.clone(),
+        Arc::new(providing::DhtProviders(dht.clone())),
+        crate::exchange::ExchangeConfig {
+            limits: (&config.exchange).into(),
+            keep_local: config.placement.keep_local,
+            hosted: Some(hosted_tx),
+            ..Default::default()
+        },
+        blocks_rx,
+        shutdown.clone(),
+    );
+    crate::exchange::install(&exchange, tokio::runtime::Handle::current(), true);
+    tasks.spawn(providing::announce(
+        dht.clone(),
+        store.store().clone(),
+        hosted_rx,
+        shutdown.clone(),
+    ));
     tasks.spawn(discovery::run(
         dht.clone(),
         pool.clone(),
@@ -282,7 +312,10 @@ pub async fn run(
             .extra
             .push(files_view::peers_extra(peer_service.book().clone()));
     }
-    let api_state = api_state.with_peers(peer_service).with_dht(dht.clone());
+    let api_state = api_state
+        .with_peers(peer_service)
+        .with_dht(dht.clone())
+        .with_exchange(exchange.clone());
     tasks.spawn(serve_api(api_listener, api_state, shutdown.clone()));
     tasks.spawn(snapshot::run(snapshot_sources, snap_tx, shutdown.clone()));
     for ep in &endpoints {

@@ -469,6 +469,21 @@ impl Store {
         Ok(removed)
     }
 
+    /// The ids of every block of `class` (e.g. the hosted ones, which the
+    /// node announces as their provider when it starts).
+    pub fn block_ids(&self, class: Class) -> Result<Vec<BlockId>, StoreError> {
+        let tx = self.inner.db.begin_read()?;
+        let t = tx.open_table(BLOCKS)?;
+        let mut ids = Vec::new();
+        for item in t.iter()? {
+            let (k, v) = item?;
+            if Location::decode(v.value()).is_some_and(|l| l.class == class) {
+                ids.push(BlockId(k.value()));
+            }
+        }
+        Ok(ids)
+    }
+
     /// Counts and sizes, per class.
     pub fn stats(&self) -> Result<StatsReport, StoreError> {
         let tx = self.inner.db.begin_read()?;
