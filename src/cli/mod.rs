@@ -52,6 +52,8 @@ pub enum Command {
     Daemon(daemon::DaemonArgs),
     /// Show the running daemon's status (through its local API).
     Status,
+    /// Show the running daemon's DHT routing table and counters.
+    Dht,
     /// The resource ledger: verify exported segments.
     #[command(subcommand)]
     Ledger(ledger::LedgerCommand),
@@ -115,6 +117,7 @@ fn dispatch(cli: Cli, out: Output) -> anyhow::Result<()> {
         Some(Command::Id) => id::id(&dd, out),
         Some(Command::Daemon(args)) => daemon::daemon(&dd, args, out),
         Some(Command::Status) => status::status(&dd, out),
+        Some(Command::Dht) => status::dht(&dd, out),
         Some(Command::Ledger(_) | Command::Bench(_) | Command::Demo { .. }) => {
             unreachable!("handled above")
         }

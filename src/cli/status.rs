@@ -27,3 +27,28 @@ pub fn status(dd: &DataDir, out: Output) -> Result<()> {
     });
     Ok(())
 }
+
+/// `cairn dht`: the running daemon's DHT routing table and counters.
+pub fn dht(dd: &DataDir, out: Output) -> Result<()> {
+    let client = ApiClient::for_data_dir(dd.root())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let view = runtime.block_on(client.dht())?;
+    out.print(&view, |v| {
+        let mut s = format!(
+            "{} peers in the table, {} provider keys and {} records held, {} queries running\n",
+            v.table_size, v.stored_provider_keys, v.stored_records, v.running_queries
+        );
+        for e in &v.table {
+            s.push_str(&format!(
+                "{:>3}  {}  {}\n",
+                e.bucket,
+                e.node_id,
+                e.addrs.join(", ")
+            ));
+        }
+        s.trim_end().to_owned()
+    });
+    Ok(())
+}

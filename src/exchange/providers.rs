@@ -18,6 +18,12 @@ pub type Candidates = Vec<(NodeId, Vec<SocketAddr>)>;
 /// Looks up providers of a block.
 pub trait Providers: Send + Sync + 'static {
     fn providers(&self, id: BlockId) -> BoxFuture<'static, Candidates>;
+
+    /// Where to dial `peer` (a holder named by a manifest, which records
+    /// node ids only), when no connection to it is open. None known: empty.
+    fn addresses(&self, _peer: NodeId) -> BoxFuture<'static, Vec<SocketAddr>> {
+        Box::pin(async { Vec::new() })
+    }
 }
 
 /// Knows no providers (a node without a DHT).

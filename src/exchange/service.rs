@@ -665,6 +665,11 @@ impl ExchangeHandle {
             if !tried.insert(peer) || self.shared.policy.is_banned(&peer) {
                 continue;
             }
+            let addrs = if addrs.is_empty() && self.shared.pool.get(&peer).is_none() {
+                self.shared.providers.addresses(peer).await
+            } else {
+                addrs
+            };
             let attempt = tokio::time::timeout(
                 self.shared.cfg.request_timeout,
                 self.fetch_from(peer, &addrs, id),
@@ -724,6 +729,9 @@ impl ExchangeHandle {
             .collect::<Vec<_>>()
             .into_iter();
         let mut got = Vec::new();
+        let mut failed: Vec<usize> = Vec::new();
+        let mut retries = 0;
+        let mut retried: HashSet<usize> = HashSet::new();
         let mut running = FuturesUnordered::new();
         // Peers busy with another shard of this chunk are asked last.
         let mut busy: HashSet<NodeId> = HashSet::new();
@@ -754,8 +762,22 @@ impl ExchangeHandle {
                 Ok(b) => got.push((i, b)),
                 Err(e) => {
                     debug!(shard = i, error = %e, "shard unavailable; trying another");
-                    if let Some(j) = order.next() {
-                        running.push(start(j, &mut busy));
+                    if !retried.contains(&i) {
+                        failed.push(i);
+                    }
+                    match order.next() {
+                        Some(j) => running.push(start(j, &mut busy)),
+                        // Every shard was tried and still too few arrived:
+                        // ask once more for the ones that failed (a timeout
+                        // or a dropped stream is often transient), never
+                        // more than once each.
+                        None if retries < failed.len() && got.len() + running.len() < need => {
+                            let j = failed[retries];
+                            retries += 1;
+                            retried.insert(j);
+                            running.push(start(j, &mut busy));
+                        }
+                        None => {}
                     }
                 }
             }

@@ -15,7 +15,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use crate::dht::Key;
-use crate::dht::service::{DhtHandle, node_of};
+use std::net::SocketAddr;
+
+use cairn_transport::NodeId;
+
+use crate::dht::service::{DhtHandle, key_of, node_of};
 use crate::exchange::{Candidates, Providers};
 use crate::store::{BlockId, Class, Store};
 
@@ -39,6 +43,27 @@ impl Providers for DhtProviders {
                     debug!(block = %id, error = %e, "provider lookup failed");
                     Vec::new()
                 }
+            }
+        })
+    }
+
+    /// The routing table's addresses for `peer`, else a lookup of its id.
+    fn addresses(&self, peer: NodeId) -> BoxFuture<'static, Vec<SocketAddr>> {
+        let dht = self.0.clone();
+        Box::pin(async move {
+            if let Ok(table) = dht.table().await
+                && let Some(e) = table.into_iter().find(|e| e.node == peer)
+                && !e.addrs.is_empty()
+            {
+                return e.addrs;
+            }
+            match dht.find_node(key_of(&peer)).await {
+                Ok(found) => found
+                    .into_iter()
+                    .find(|p| node_of(&p.id) == peer)
+                    .map(|p| p.addrs)
+                    .unwrap_or_default(),
+                Err(_) => Vec::new(),
             }
         })
     }
