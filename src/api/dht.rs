@@ -33,6 +33,12 @@ pub struct DhtView {
     pub stored_records: usize,
     pub requests_sent: u64,
     pub requests_failed: u64,
+    /// Inbound requests dropped: over a peer's rate, over the concurrency
+    /// cap, from banned peers; and malformed ones.
+    pub refused_rate: u64,
+    pub refused_busy: u64,
+    pub refused_banned: u64,
+    pub malformed: u64,
     pub table: Vec<DhtPeerView>,
 }
 
@@ -70,6 +76,10 @@ async fn dht(State(state): State<ApiState>) -> Result<Json<DhtView>, ErrorRespon
         stored_records: stats.stored_records,
         requests_sent: stats.requests_sent,
         requests_failed: stats.requests_failed,
+        refused_rate: stats.refused_rate,
+        refused_busy: stats.refused_busy,
+        refused_banned: stats.refused_banned,
+        malformed: stats.malformed,
         table,
     }))
 }

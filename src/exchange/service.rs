@@ -666,7 +666,11 @@ impl ExchangeHandle {
                 continue;
             }
             let addrs = if addrs.is_empty() && self.shared.pool.get(&peer).is_none() {
-                self.shared.providers.addresses(peer).await
+                let found = self.shared.providers.addresses(peer).await;
+                if found.is_empty() {
+                    debug!(%peer, block = %id, "no address known for a holder");
+                }
+                found
             } else {
                 addrs
             };
@@ -693,6 +697,10 @@ impl ExchangeHandle {
                 Ok(Err(e)) => debug!(%peer, block = %id, error = %e, "fetch failed"),
                 Err(_) => {
                     debug!(%peer, block = %id, "fetch timed out");
+                    // A connection that let a request stall this long is
+                    // not trusted with the next one: it is closed, so a
+                    // retry dials afresh.
+                    self.shared.pool.disconnect(&peer);
                     self.shared
                         .policy
                         .offence(&peer, Severity::Minor, "block request timed out");

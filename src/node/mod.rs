@@ -26,6 +26,9 @@ use crate::peers::{self, Backoff, BookRules, PeerBook, PeerService, ServiceOptio
 use crate::store::{Store, StoreError};
 use crate::ticket::{Ticket, TicketError};
 
+/// How long one block request to one peer may take before the next holder
+/// is asked (a shard is at most a few MiB on a LAN or a home uplink).
+const EXCHANGE_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// Hosted blocks waiting to be announced in the DHT.
 const HOSTED_ANNOUNCE_QUEUE: usize = 4096;
 /// A connection that lives this long resets its peer's redial backoff.
@@ -278,6 +281,7 @@ pub async fn run(
             limits: (&config.exchange).into(),
             keep_local: config.placement.keep_local,
             hosted: Some(hosted_tx),
+            request_timeout: EXCHANGE_REQUEST_TIMEOUT,
             ..Default::default()
         },
         blocks_rx,
@@ -292,7 +296,6 @@ pub async fn run(
     ));
     tasks.spawn(discovery::run(
         dht.clone(),
-        pool.clone(),
         peer_service.book().clone(),
         shutdown.clone(),
     ));

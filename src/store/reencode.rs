@@ -49,7 +49,6 @@ impl Store {
                 std::slice::from_ref(&target),
                 &AddOptions {
                     redundancy: Some(r),
-                    ..AddOptions::default()
                 },
                 &mut |_| {},
             )
