@@ -178,9 +178,12 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
                 .map_err(|_| CommandError::TransferId(id.to_string()))?,
         },
         ("cancel", _) => return Err(CommandError::Usage(USAGE_CANCEL)),
-        // Commands whose operations later issues define: the node runs them
-        // as its CLI would.
-        ("market" | "stream" | "status" | "snapshot", _) => Action::Cli {
+        // Every other CLI command: run as the CLI would, on this node.
+        (
+            "market" | "stream" | "status" | "snapshot" | "ledger" | "bench" | "dht" | "id"
+            | "stats",
+            _,
+        ) => Action::Cli {
             args: words.clone(),
         },
         (other, _) => return Err(CommandError::Unknown(other.to_owned())),

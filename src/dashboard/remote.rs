@@ -359,11 +359,58 @@ pub async fn dispatch(client: &ApiClient, action: Action) -> Notice {
                 Err(e) => Err(e.to_string()),
             }
         }
+        Action::Cli { args } => run_cli(client, args).await,
         other => Err(not_available(other)),
     };
     match result {
         Ok(message) => Notice::Done { action, message },
         Err(error) => Notice::Failed { action, error },
+    }
+}
+
+/// Commands that take over a terminal or start a node: not run from here.
+const NOT_FROM_DASHBOARD: &[&str] = &["daemon", "dashboard", "demo", "init"];
+/// How long a CLI command run from the `:` line may take.
+const CLI_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Any other CLI command typed at the `:` line (`ledger verify FILE`,
+/// `bench dht`, `dht`, `peers`, …): run by this same `cairn` binary on the
+/// node's data directory, exactly as typed in a shell, its output shown.
+/// The CLI is itself a client of the node's API, so this is one more client,
+/// not a second way in.
+async fn run_cli(client: &ApiClient, args: &[String]) -> Result<String, String> {
+    let Some(first) = args.first() else {
+        return Err("no command given".into());
+    };
+    if NOT_FROM_DASHBOARD.contains(&first.as_str()) {
+        return Err(format!(
+            "`cairn {first}` runs in a terminal of its own, not from the dashboard"
+        ));
+    }
+    let dir = client.status().await.map_err(|e| e.to_string())?.data_dir;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the cairn binary: {e}"))?;
+    let run = tokio::process::Command::new(exe)
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(CLI_TIMEOUT, run)
+        .await
+        .map_err(|_| {
+            format!(
+                "`cairn {}` took longer than {} s",
+                args.join(" "),
+                CLI_TIMEOUT.as_secs()
+            )
+        })?
+        .map_err(|e| format!("cannot run cairn: {e}"))?;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).trim_end().to_owned();
+    if out.status.success() {
+        Ok(text(&out.stdout))
+    } else {
+        Err(text(&out.stderr))
     }
 }
 
@@ -412,9 +459,12 @@ mod tests {
 
     #[test]
     fn unavailable_actions_name_the_command() {
-        let msg = not_available(&Action::Cli {
-            args: vec!["market".into(), "offers".into()],
+        let msg = not_available(&Action::Lend {
+            changes: crate::api::snapshot::LendChanges {
+                storage: Some(1 << 30),
+                ..Default::default()
+            },
         });
-        assert!(msg.contains("market offers"), "{msg}");
+        assert!(msg.contains("lend"), "{msg}");
     }
 }
