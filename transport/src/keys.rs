@@ -54,8 +54,16 @@ impl StreamKeys {
 
 struct Inner {
     streams: HashMap<u32, Arc<StreamKeys>>,
-    highest_remote: u32,
+    /// Ids of the peer's streams closed lately, oldest first: a key that
+    /// arrives for one of them is dropped. Only ids actually closed count —
+    /// the peer's key for a stream can arrive after a later stream of its
+    /// was accepted, and must not be mistaken for a key of a closed one.
+    closed_remote: std::collections::VecDeque<u32>,
+    closed_remote_set: std::collections::HashSet<u32>,
 }
+
+/// How many closed remote stream ids are remembered.
+const CLOSED_REMEMBERED: usize = 4096;
 
 /// The stream id → keys map of one connection.
 pub(crate) struct Registry {
@@ -70,7 +78,8 @@ impl Registry {
         Registry {
             inner: Mutex::new(Inner {
                 streams: HashMap::new(),
-                highest_remote: 0,
+                closed_remote: std::collections::VecDeque::new(),
+                closed_remote_set: std::collections::HashSet::new(),
             }),
             local_parity: u32::from(dialler),
             max_entries: 2 * max_streams as usize + 64,
@@ -83,23 +92,30 @@ impl Registry {
 
     /// Registers a stream we opened, or one yamux handed us.
     pub fn claim(&self, id: u32) -> Result<Arc<StreamKeys>, &'static str> {
-        let mut g = self.lock();
-        if id % 2 != self.local_parity {
-            g.highest_remote = g.highest_remote.max(id);
-        }
+        let g = self.lock();
         if let Some(k) = g.streams.get(&id) {
             return Ok(k.clone());
         }
         if g.streams.len() >= self.max_entries {
             return Err("too many streams with keys");
         }
+        let mut g = g;
         let k = Arc::new(StreamKeys::new());
         g.streams.insert(id, k.clone());
         Ok(k)
     }
 
     pub fn remove(&self, id: u32) {
-        if let Some(k) = self.lock().streams.remove(&id) {
+        let mut g = self.lock();
+        if id % 2 != self.local_parity && g.closed_remote_set.insert(id) {
+            g.closed_remote.push_back(id);
+            if g.closed_remote.len() > CLOSED_REMEMBERED
+                && let Some(old) = g.closed_remote.pop_front()
+            {
+                g.closed_remote_set.remove(&old);
+            }
+        }
+        if let Some(k) = g.streams.remove(&id) {
             k.close();
         }
     }
@@ -116,7 +132,9 @@ impl Registry {
             let mut g = self.lock();
             match g.streams.get(&id) {
                 Some(k) => k.clone(),
-                None if id % 2 == self.local_parity || id <= g.highest_remote => return Ok(()), // closed already
+                None if id % 2 == self.local_parity || g.closed_remote_set.contains(&id) => {
+                    return Ok(()); // closed already
+                }
                 None => {
                     if g.streams.len() >= self.max_entries {
                         return Err("too many stream keys for unopened streams");
@@ -196,6 +214,21 @@ mod tests {
         r.install(4, 0, CipherKind::Aes256Gcm, &key()).unwrap();
         r.install(3, 0, CipherKind::Aes256Gcm, &key()).unwrap();
         assert!(r.lock().streams.is_empty());
+    }
+
+    #[test]
+    fn a_key_arriving_after_a_later_stream_was_accepted_is_kept() {
+        // The peer opened streams 2 and 4; yamux handed us 4 first, then the
+        // key for 2 arrived on the control stream, then stream 2 itself.
+        // Dropping that key (as if 2 were closed) stalled stream 2 forever.
+        let r = Registry::new(true, 4);
+        r.claim(4).unwrap();
+        r.install(2, 0, CipherKind::Aes256Gcm, &key()).unwrap();
+        let k = r.claim(2).unwrap();
+        assert!(
+            k.slot.lock().unwrap().next.is_some(),
+            "stream 2 has its key"
+        );
     }
 
     #[test]
