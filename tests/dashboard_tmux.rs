@@ -202,6 +202,15 @@ fn demo_starts_shows_the_node_and_cleans_up_on_quit() {
     // Every tab draws; with CAIRN_TMUX_CAPTURE_DIR set, each screen is saved
     // there (the captures in docs/DASHBOARD.md come from this).
     let capture_dir = std::env::var_os("CAIRN_TMUX_CAPTURE_DIR").map(PathBuf::from);
+    if capture_dir.is_some() {
+        // Captures for the docs show the demo as a newcomer sees it once set
+        // up: peers joined, sample files placed on them.
+        session.wait_for("2 connected peers", STEP, |s| s.contains("2/2 connected"));
+        session.keys(&["3"]);
+        session.wait_for("the sample files", STEP, |s| {
+            s.lines().any(|l| is_row(l, "/sample/"))
+        });
+    }
     for (key, title) in [
         ("1", "╭ Node"),
         ("2", "╭ Peers"),
