@@ -79,20 +79,16 @@ impl ApiClient {
 
     /// GET a JSON resource.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(self.token.as_str())
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_connect() {
-                    ClientError::NoDaemon(self.base.clone())
-                } else {
-                    ClientError::Http(e)
-                }
-            })?;
-        decode(resp).await
+        decode(self.send_get(path).await?).await
+    }
+
+    /// A failed request: a refused connection means no daemon listens.
+    fn connect_err(&self, e: reqwest::Error) -> ClientError {
+        if e.is_connect() {
+            ClientError::NoDaemon(self.base.clone())
+        } else {
+            ClientError::Http(e)
+        }
     }
 
     /// Send a GET, mapping a refused connection to [`ClientError::NoDaemon`].
@@ -102,13 +98,7 @@ impl ApiClient {
             .bearer_auth(self.token.as_str())
             .send()
             .await
-            .map_err(|e| {
-                if e.is_connect() {
-                    ClientError::NoDaemon(self.base.clone())
-                } else {
-                    ClientError::Http(e)
-                }
-            })
+            .map_err(|e| self.connect_err(e))
     }
 
     /// `GET /v1/status`.
@@ -202,13 +192,7 @@ impl ApiClient {
             .json(body)
             .send()
             .await
-            .map_err(|e| {
-                if e.is_connect() {
-                    ClientError::NoDaemon(self.base.clone())
-                } else {
-                    ClientError::Http(e)
-                }
-            })?;
+            .map_err(|e| self.connect_err(e))?;
         decode(resp).await
     }
 

@@ -14,14 +14,6 @@ use crate::store::read::{GetReport, RmReport};
 use crate::store::{AddReport, GcReport, LsReport, StatsReport, VerifyReport};
 
 impl ApiClient {
-    fn connect_err(&self, e: reqwest::Error) -> ClientError {
-        if e.is_connect() {
-            ClientError::NoDaemon(self.base.clone())
-        } else {
-            ClientError::Http(e)
-        }
-    }
-
     /// POST a JSON body (or none), decode a JSON answer.
     async fn store_post<B: Serialize, T: DeserializeOwned>(
         &self,
