@@ -347,6 +347,12 @@ fn sigterm_during_an_add_leaves_a_store_that_verifies_and_loses_no_acknowledged_
 /// Pack file and offset of each shard of the first chunk of `file_cap`
 /// (opens the store directly: only while no daemon runs).
 fn shard_offsets(dd: &Path, file_cap: &str) -> Vec<(std::path::PathBuf, u64)> {
+    chunk_shard_offsets(dd, file_cap, 0)
+}
+
+/// Pack file and offset of each shard of chunk `chunk` of `file_cap`; a
+/// negative index counts from the end.
+fn chunk_shard_offsets(dd: &Path, file_cap: &str, chunk: isize) -> Vec<(std::path::PathBuf, u64)> {
     use cairn::store::Cap;
     use cairn::store::read::Body;
     let store = cairn::store::Store::open_datadir(&cairn::datadir::DataDir::at(dd)).unwrap();
@@ -354,7 +360,8 @@ fn shard_offsets(dd: &Path, file_cap: &str) -> Vec<(std::path::PathBuf, u64)> {
     let Body::File(f) = store.open_body(&cap).unwrap() else {
         panic!("not a file")
     };
-    f.chunks[0]
+    let n = f.chunks.len() as isize;
+    f.chunks[chunk.rem_euclid(n) as usize]
         .shards
         .iter()
         .map(|s| {
@@ -413,6 +420,45 @@ fn damage_through_the_daemon_is_repaired_or_named_with_the_integrity_code() {
     assert_eq!(code(&o), 4, "{text}");
     assert!(text.contains("rebuilt 1 blocks"), "{text}");
     assert!(text.contains("cannot recover: photos/b.jpg"), "{text}");
+    assert!(daemon.terminate().success());
+}
+
+#[test]
+fn a_cat_that_breaks_off_after_its_first_bytes_keeps_the_integrity_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dd = tmp.path().join("dd");
+    let big = tmp.path().join("big.bin");
+    let bytes = common::pseudo_random(6 << 20, 53);
+    fs::write(&big, &bytes).unwrap();
+    let cap = json(&cairn(&dd, &["--json", "add", big.to_str().unwrap()]))[0]["cap"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The last chunk loses three of its 4+2 shards: unreadable, found only
+    // after the first chunks went out with a 200.
+    let last = chunk_shard_offsets(&dd, &cap, -1);
+    assert!(
+        shard_offsets(&dd, &cap)[0].1 != last[0].1,
+        "the file must have several chunks"
+    );
+    for (p, at) in &last[..3] {
+        flip(p, *at);
+    }
+    let daemon = Daemon::start(&dd, &[]);
+    let o = cairn(&dd, &["cat", &cap]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(!o.stdout.is_empty(), "the first chunks were sent");
+    assert!(
+        bytes.starts_with(&o.stdout),
+        "what was sent is the file's start"
+    );
+    assert!(
+        stderr(&o).contains("integrity")
+            || stderr(&o).contains("damaged")
+            || stderr(&o).contains("hash"),
+        "{}",
+        stderr(&o)
+    );
     assert!(daemon.terminate().success());
 }
 

@@ -12,7 +12,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tokio_util::sync::CancellationToken;
 
+mod broken;
 mod store;
+pub use broken::STREAM_HEADER;
 
 use super::token::Token;
 use super::types::{ApiError, ApiErrorKind, Status};
@@ -38,6 +40,8 @@ pub struct ApiState {
     peers: Option<crate::peers::PeerService>,
     dht: Option<crate::dht::service::DhtHandle>,
     exchange: Option<crate::exchange::ExchangeHandle>,
+    /// Why streamed answers broke off (see [`broken`]).
+    broken: Arc<broken::BrokenStreams>,
 }
 
 impl ApiState {
@@ -50,6 +54,7 @@ impl ApiState {
             peers: None,
             dht: None,
             exchange: None,
+            broken: Arc::default(),
         }
     }
 

@@ -38,6 +38,13 @@ pub struct CatQuery {
     pub range: Option<String>,
 }
 
+/// `GET /v1/store/cat/failure` query: the `x-cairn-stream` id of a cat
+/// whose body broke off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureQuery {
+    pub id: u64,
+}
+
 /// `GET /v1/store/ls` query.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LsQuery {

@@ -86,6 +86,11 @@ impl ApiClient {
         if !resp.status().is_success() {
             return decode::<Empty>(resp).await.map(|_| 0);
         }
+        let stream: Option<u64> = resp
+            .headers()
+            .get(crate::api::server::STREAM_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
         let mut n = 0u64;
         loop {
             match resp.chunk().await {
@@ -94,11 +99,28 @@ impl ApiClient {
                     n += b.len() as u64;
                 }
                 Ok(None) => break,
-                Err(e) => return Err(ClientError::Interrupted(e)),
+                Err(e) => return Err(self.why_broken(stream, e).await),
             }
         }
         out.flush().map_err(ClientError::Output)?;
         Ok(n)
+    }
+
+    /// The daemon's own error for a cat body that broke off (kept under the
+    /// answer's `x-cairn-stream` id), or the broken transfer itself when the
+    /// daemon has none to give.
+    async fn why_broken(&self, stream: Option<u64>, broke: reqwest::Error) -> ClientError {
+        let Some(id) = stream else {
+            return ClientError::Interrupted(broke);
+        };
+        let q = crate::api::store_types::FailureQuery { id };
+        match self
+            .store_query::<_, crate::api::types::ApiError>("/v1/store/cat/failure", &q)
+            .await
+        {
+            Ok(e) => ClientError::Api(e),
+            Err(_) => ClientError::Interrupted(broke),
+        }
     }
 
     /// `GET /v1/store/ls`: the pinned roots, or a directory's entries.

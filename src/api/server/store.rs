@@ -15,8 +15,8 @@ use axum::routing::{get, post};
 
 use super::{ApiState, ErrorResponse};
 use crate::api::store_types::{
-    AddRequest, CatQuery, Empty, GetRequest, LsQuery, RedundancyRequest, RmRequest, TransferView,
-    VerifyRequest,
+    AddRequest, CatQuery, Empty, FailureQuery, GetRequest, LsQuery, RedundancyRequest, RmRequest,
+    TransferView, VerifyRequest,
 };
 use crate::api::types::ApiErrorKind;
 use crate::node::store_service::{CatPiece, StoreService};
@@ -29,6 +29,7 @@ pub(super) fn routes() -> axum::Router<ApiState> {
         .route("/v1/store/add", post(add))
         .route("/v1/store/get", post(get_file))
         .route("/v1/store/cat", get(cat))
+        .route("/v1/store/cat/failure", get(cat_failure))
         .route("/v1/store/ls", get(ls))
         .route("/v1/store/rm", post(rm))
         .route("/v1/store/redundancy", post(redundancy))
@@ -105,8 +106,9 @@ async fn get_file(
 
 /// Streams the bytes: the status is sent once the first piece (or the
 /// first error) is known, so errors before any byte keep their kind; an
-/// error after that, or a stream that stops without its `End`, aborts the
-/// body, which the client reports as a broken stream.
+/// error after that, or a stream that stops without its `End`, is recorded
+/// under the answer's `x-cairn-stream` id (see [`super::broken`]) and aborts
+/// the body; the client then asks [`cat_failure`] why.
 async fn cat(
     State(state): State<ApiState>,
     q: Result<Query<CatQuery>, QueryRejection>,
@@ -124,29 +126,53 @@ async fn cat(
         Some(CatPiece::End) => (axum::body::Bytes::new(), None),
         None => return Err(store_err(StoreError::Cancelled)),
     };
-    let body = futures::stream::unfold((Some(first), rest), |(first, stream)| async move {
-        if let Some(b) = first {
-            return Some((Ok(b), (None, stream)));
-        }
-        let mut s = stream?;
-        match s.pieces.recv().await {
-            Some(CatPiece::Data(b)) => Some((Ok(b), (None, Some(s)))),
-            Some(CatPiece::End) => None,
-            Some(CatPiece::Failed(e)) => {
-                tracing::warn!(error = %chain(&e), "cat failed mid-stream");
-                Some((Err(std::io::Error::other(chain(&e))), (None, None)))
+    let broken = state.broken.clone();
+    let id = broken.next_id();
+    let body = futures::stream::unfold((Some(first), rest), move |(first, stream)| {
+        let broken = broken.clone();
+        async move {
+            if let Some(b) = first {
+                return Some((Ok(b), (None, stream)));
             }
-            None => Some((
-                Err(std::io::Error::other("the read stopped before the end")),
-                (None, None),
-            )),
+            let mut s = stream?;
+            let failure = match s.pieces.recv().await {
+                Some(CatPiece::Data(b)) => return Some((Ok(b), (None, Some(s)))),
+                Some(CatPiece::End) => return None,
+                Some(CatPiece::Failed(e)) => e,
+                None => StoreError::Cancelled,
+            };
+            let ErrorResponse(_, error) = store_err(failure);
+            tracing::warn!(stream = id, error = %error.message, "cat failed mid-stream");
+            let io = std::io::Error::other(error.message.clone());
+            broken.record(id, error);
+            Some((Err(io), (None, None)))
         }
     });
     Ok((
-        [(header::CONTENT_TYPE, "application/octet-stream")],
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (
+                header::HeaderName::from_static(super::STREAM_HEADER),
+                id.to_string(),
+            ),
+        ],
         Body::from_stream(body),
     )
         .into_response())
+}
+
+/// Why the cat answer `id` broke off after its first byte.
+async fn cat_failure(
+    State(state): State<ApiState>,
+    q: Result<Query<FailureQuery>, QueryRejection>,
+) -> Answer<crate::api::types::ApiError> {
+    let Query(q) = q.map_err(bad_body)?;
+    state.broken.get(q.id).map(Json).ok_or_else(|| {
+        ErrorResponse::new(
+            ApiErrorKind::NotFound,
+            format!("no broken stream {} is remembered", q.id),
+        )
+    })
 }
 
 async fn ls(
