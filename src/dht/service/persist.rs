@@ -13,7 +13,7 @@
 //! table changed, the whole contact list. The bytes of one value are decoded
 //! with explicit limits and never panic (`fuzz/fuzz_targets/dht_persist.rs`);
 //! a value that does not decode is skipped with a warning. Layout:
-//! docs/PROTOCOL.md §2.6.
+//! docs/PROTOCOL.md §2.4.
 //!
 //! [`Dht::provider_entries`]: crate::dht::Dht::provider_entries
 //! [`Dht::restore_provider`]: crate::dht::Dht::restore_provider
