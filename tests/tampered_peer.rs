@@ -244,6 +244,23 @@ fn a_peer_serving_tampered_blocks_is_banned_and_the_read_still_succeeds() {
         reader.connected_to(&evil.node_id).then_some(())
     });
 
+    // The reader finds the head through its DHT: wait until the table has
+    // the honest nodes (seeded from its peer book every 2 s).
+    wait_for(20, "the reader's DHT table to hold the honest nodes", || {
+        let table: Vec<String> = cairn_json(&reader.dir, &["dht"])["table"]
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .filter_map(|e| e["node_id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        [&owner, &h1, &h2]
+            .iter()
+            .all(|d| table.contains(&d.node_id()))
+            .then_some(())
+    });
+
     let out = tmp.path().join("back.bin");
     let got = cairn(&reader.dir, &["get", &cap, "-o", out.to_str().unwrap()]);
     assert!(
