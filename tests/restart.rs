@@ -73,6 +73,10 @@ fn a_restart_keeps_peers_store_and_the_provider_records_held_for_others() {
     a.join(&c);
     b.join(&c);
     let (a_id, b_id, c_id) = (a.node_id(), b.node_id(), c.node_id());
+    // The hosts announce what they take at once: their DHT tables must hold
+    // A by then.
+    b.wait_dht_knows(&[&a]);
+    c.wait_dht_knows(&[&a]);
 
     // A root of A's, its shards on B and C (two copies; the head on both).
     let data = pseudo_random(300 * 1024, 5);

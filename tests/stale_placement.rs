@@ -106,6 +106,8 @@ fn a_shard_moved_off_its_recorded_holder_is_found_through_the_dht() {
     };
     let c = Daemon::start(&tmp.path().join("c"), &[]);
     c.join(&a);
+    // C announces what it takes at once: its DHT table must hold A by then.
+    c.wait_dht_knows(&[&a]);
     let acked = put_all(&c.node_id(), &c.addr(), &blocks);
     assert_eq!(acked, blocks.len());
 

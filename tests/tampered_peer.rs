@@ -34,7 +34,8 @@ struct Held {
 
 /// A host that keeps every block it is given and serves it altered.
 struct TamperingPeer {
-    rt: tokio::runtime::Runtime,
+    /// Runs the node's tasks; dropped with it.
+    _rt: tokio::runtime::Runtime,
     cancel: CancellationToken,
     held: Arc<Held>,
     node_id: String,
@@ -79,7 +80,7 @@ impl TamperingPeer {
             (id.to_string(), ticket.to_string())
         });
         TamperingPeer {
-            rt,
+            _rt: rt,
             cancel,
             held,
             node_id,
@@ -198,6 +199,11 @@ fn a_peer_serving_tampered_blocks_is_banned_and_the_read_still_succeeds() {
         owner.connected_to(&evil.node_id).then_some(())
     });
 
+    // The hosts announce what they take at once: their DHT tables must hold
+    // the owner by then.
+    h1.wait_dht_knows(&[&owner]);
+    h2.wait_dht_knows(&[&owner]);
+
     // 2+1 over three peers: every chunk puts one shard on each of them, and
     // with the placer's rotation the malicious node holds a data shard of
     // two chunks in three.
@@ -246,20 +252,7 @@ fn a_peer_serving_tampered_blocks_is_banned_and_the_read_still_succeeds() {
 
     // The reader finds the head through its DHT: wait until the table has
     // the honest nodes (seeded from its peer book every 2 s).
-    wait_for(20, "the reader's DHT table to hold the honest nodes", || {
-        let table: Vec<String> = cairn_json(&reader.dir, &["dht"])["table"]
-            .as_array()
-            .map(|t| {
-                t.iter()
-                    .filter_map(|e| e["node_id"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        [&owner, &h1, &h2]
-            .iter()
-            .all(|d| table.contains(&d.node_id()))
-            .then_some(())
-    });
+    reader.wait_dht_knows(&[&owner, &h1, &h2]);
 
     let out = tmp.path().join("back.bin");
     let got = cairn(&reader.dir, &["get", &cap, "-o", out.to_str().unwrap()]);

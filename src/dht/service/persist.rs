@@ -167,7 +167,7 @@ pub fn load(db: &Database, now: Time) -> Result<Loaded, PersistError> {
 /// the whole contact table.
 pub fn write(
     db: &Database,
-    providers: &ProviderBatch,
+    providers: &[(Key, Vec<(PeerInfo, Time)>)],
     contacts: Option<&[PeerInfo]>,
 ) -> Result<(), PersistError> {
     let txn = db.begin_write()?;
@@ -292,8 +292,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = open(&dir.path().join(FILE)).unwrap();
         let k = Key([1; 32]);
-        write(&db, &vec![(k, vec![(peer(7), Time(50))])], Some(&[peer(3)])).unwrap();
-        write(&db, &vec![(k, vec![])], Some(&[peer(4)])).unwrap();
+        write(&db, &[(k, vec![(peer(7), Time(50))])], Some(&[peer(3)])).unwrap();
+        write(&db, &[(k, vec![])], Some(&[peer(4)])).unwrap();
         let got = load(&db, Time(0)).unwrap();
         assert!(got.providers.is_empty());
         assert_eq!(got.contacts, vec![peer(4)]);
