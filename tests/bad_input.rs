@@ -288,14 +288,19 @@ fn stderr(o: &std::process::Output) -> String {
 fn every_cli_command_refuses_bad_input_with_its_exit_code_and_a_clear_message() {
     let tmp = tempfile::tempdir().unwrap();
     let nodaemon = tmp.path().join("nodaemon");
-    // Commands that need a daemon say so (7) when none runs.
+    let stranger = cairn_json(&tmp.path().join("stranger"), &["id"]);
+    let stranger_ticket = stranger["ticket"].as_str().unwrap().to_owned();
+    let stranger = stranger["node_id"].as_str().unwrap().to_owned();
+    // Commands that need a daemon say so (7) when none runs (their
+    // arguments are well-formed: malformed ones are refused first, 6).
     for args in [
         vec!["status"],
         vec!["dht"],
         vec!["invite"],
         vec!["peers"],
-        vec!["join", "cairnx"],
-        vec!["peers", "ban", "x"],
+        vec!["join", &stranger_ticket],
+        vec!["peers", "ban", &stranger],
+        vec!["peers", "set", &stranger, "store=off"],
         vec!["dashboard"],
     ] {
         let o = cairn(&nodaemon, &args);
@@ -320,10 +325,6 @@ fn every_cli_command_refuses_bad_input_with_its_exit_code_and_a_clear_message() 
     let g = tmp.path().join("g");
     std::fs::write(&g, b"held elsewhere").unwrap();
     let foreign = cairn_json(&tmp.path().join("other"), &["add", g.to_str().unwrap()])[0]["cap"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let stranger = cairn_json(&tmp.path().join("stranger"), &["id"])["node_id"]
         .as_str()
         .unwrap()
         .to_owned();
