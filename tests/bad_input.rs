@@ -78,7 +78,15 @@ impl Api {
 
     /// Send with the right token; the answer must be the error `kind` with
     /// `status` and a message containing `says`.
-    fn refuses(&self, method: &str, path: &str, body: Option<&str>, status: u16, kind: &str, says: &str) {
+    fn refuses(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        status: u16,
+        kind: &str,
+        says: &str,
+    ) {
         let (got, text) = http(&self.addr, method, path, Some(&self.token), body);
         let what = format!("{method} {path} {body:?}");
         assert_eq!(got, status, "{what}: status; body {text}");
@@ -97,12 +105,24 @@ impl Api {
 /// accepted given the token.
 const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/v1/status", None),
-    ("POST", "/v1/store/add", Some(r#"{"paths":["/nonexistent"]}"#)),
-    ("POST", "/v1/store/get", Some(r#"{"cap":"x","output":"/tmp/x"}"#)),
+    (
+        "POST",
+        "/v1/store/add",
+        Some(r#"{"paths":["/nonexistent"]}"#),
+    ),
+    (
+        "POST",
+        "/v1/store/get",
+        Some(r#"{"cap":"x","output":"/tmp/x"}"#),
+    ),
     ("GET", "/v1/store/cat?cap=x", None),
     ("GET", "/v1/store/ls", None),
     ("POST", "/v1/store/rm", Some(r#"{"cap":"x"}"#)),
-    ("POST", "/v1/store/redundancy", Some(r#"{"cap":"x","redundancy":"2+1"}"#)),
+    (
+        "POST",
+        "/v1/store/redundancy",
+        Some(r#"{"cap":"x","redundancy":"2+1"}"#),
+    ),
     ("POST", "/v1/store/gc", None),
     ("POST", "/v1/store/verify", None),
     ("GET", "/v1/store/stats", None),
@@ -194,7 +214,14 @@ fn every_api_route_refuses_bad_input_with_the_documented_error() {
         "not_found",
         "unknown peer",
     );
-    api.refuses("POST", "/v1/transfers/999/cancel", None, 404, "not_found", "999");
+    api.refuses(
+        "POST",
+        "/v1/transfers/999/cancel",
+        None,
+        404,
+        "not_found",
+        "999",
+    );
     api.refuses("GET", "/v1/nope", None, 404, "not_found", "endpoint");
 
     // Tickets: malformed, this node's own.
@@ -207,7 +234,14 @@ fn every_api_route_refuses_bad_input_with_the_documented_error() {
         "ticket",
     );
     let own = format!(r#"{{"ticket":"{}"}}"#, a.ticket());
-    api.refuses("POST", "/v1/peers/join", Some(&own), 400, "invalid_input", "own");
+    api.refuses(
+        "POST",
+        "/v1/peers/join",
+        Some(&own),
+        400,
+        "invalid_input",
+        "own",
+    );
 
     // Caps: malformed (invalid_input), well-formed but not held (not_found).
     let g = tmp.path().join("g");
@@ -218,8 +252,22 @@ fn every_api_route_refuses_bad_input_with_the_documented_error() {
         .to_owned();
     let out = tmp.path().join("out");
     let get = |cap: &str| format!(r#"{{"cap":"{cap}","output":"{}"}}"#, out.display());
-    api.refuses("POST", "/v1/store/get", Some(&get("cairn:zz")), 400, "invalid_input", "cap");
-    api.refuses("POST", "/v1/store/get", Some(&get(&foreign)), 404, "not_found", "not found");
+    api.refuses(
+        "POST",
+        "/v1/store/get",
+        Some(&get("cairn:zz")),
+        400,
+        "invalid_input",
+        "cap",
+    );
+    api.refuses(
+        "POST",
+        "/v1/store/get",
+        Some(&get(&foreign)),
+        404,
+        "not_found",
+        "not found",
+    );
     api.refuses(
         "GET",
         &format!("/v1/store/cat?cap={foreign}"),
@@ -248,9 +296,21 @@ fn every_api_route_refuses_bad_input_with_the_documented_error() {
     // Redundancy: malformed, zero, both forms at once.
     let f = tmp.path().join("f");
     std::fs::write(&f, b"x").unwrap();
-    for r in [r#""redundancy":"4-2""#, r#""redundancy":"0+2""#, r#""copies":0"#, r#""redundancy":"2+1","copies":2"#] {
+    for r in [
+        r#""redundancy":"4-2""#,
+        r#""redundancy":"0+2""#,
+        r#""copies":0"#,
+        r#""redundancy":"2+1","copies":2"#,
+    ] {
         let body = format!(r#"{{"paths":["{}"],{r}}}"#, f.display());
-        api.refuses("POST", "/v1/store/add", Some(&body), 400, "invalid_input", "");
+        api.refuses(
+            "POST",
+            "/v1/store/add",
+            Some(&body),
+            400,
+            "invalid_input",
+            "",
+        );
     }
 
     // Limits: negative, not numbers.
@@ -273,7 +333,14 @@ fn every_api_route_refuses_bad_input_with_the_documented_error() {
     // A banned peer: joining it is refused (403 `refused`).
     cairn_json(&a.dir, &["peers", "ban", &b.node_id()]);
     let join_b = format!(r#"{{"ticket":"{}"}}"#, b.ticket());
-    api.refuses("POST", "/v1/peers/join", Some(&join_b), 403, "refused", "banned");
+    api.refuses(
+        "POST",
+        "/v1/peers/join",
+        Some(&join_b),
+        403,
+        "refused",
+        "banned",
+    );
 }
 
 fn code(o: &std::process::Output) -> i32 {
@@ -341,7 +408,11 @@ fn every_cli_command_refuses_bad_input_with_its_exit_code_and_a_clear_message() 
         (vec!["add"], 2, "PATH"),
         (vec!["add", fs_, "--redundancy", "4-2"], 2, "redundancy"),
         (vec!["add", fs_, "--redundancy", "0+2"], 2, "redundancy"),
-        (vec!["add", fs_, "--redundancy", "2+1", "--copies", "2"], 2, "copies"),
+        (
+            vec!["add", fs_, "--redundancy", "2+1", "--copies", "2"],
+            2,
+            "copies",
+        ),
         (vec!["add", fs_, "--copies", "x"], 2, "copies"),
         (vec!["redundancy", &cap, "nine"], 2, "K+M"),
         (vec!["cat", &cap, "--range"], 2, "range"),
@@ -356,7 +427,11 @@ fn every_cli_command_refuses_bad_input_with_its_exit_code_and_a_clear_message() 
         (vec!["redundancy", &foreign, "2+1"], 3, "not found"),
         (vec!["peers", "ban", &stranger], 3, "unknown peer"),
         (vec!["peers", "allow", &stranger], 3, "unknown peer"),
-        (vec!["peers", "set", &stranger, "store=off"], 3, "unknown peer"),
+        (
+            vec!["peers", "set", &stranger, "store=off"],
+            3,
+            "unknown peer",
+        ),
         // Malformed input (6).
         (vec!["get", "cairn:zz", "-o", outs], 6, "cap"),
         (vec!["cat", "hello"], 6, "cap"),
@@ -370,9 +445,17 @@ fn every_cli_command_refuses_bad_input_with_its_exit_code_and_a_clear_message() 
         (vec!["join", ""], 6, "ticket"),
         (vec!["peers", "ban", "nope"], 6, "node id"),
         (vec!["peers", "set", &b_id, "disk=on"], 6, "RIGHT=on|off"),
-        (vec!["peers", "set", &b_id, "store=maybe"], 6, "RIGHT=on|off"),
+        (
+            vec!["peers", "set", &b_id, "store=maybe"],
+            6,
+            "RIGHT=on|off",
+        ),
         // A ledger segment that is not one (4: damage, as `ledger verify` reports).
-        (vec!["ledger", "verify", segment.to_str().unwrap()], 4, "segment"),
+        (
+            vec!["ledger", "verify", segment.to_str().unwrap()],
+            4,
+            "segment",
+        ),
     ];
     for (args, want, says) in &table {
         let o = cairn(&a.dir, args);
@@ -411,8 +494,15 @@ fn every_cli_command_refuses_bad_input_with_its_exit_code_and_a_clear_message() 
     let h = tmp.path().join("h");
     std::fs::write(&h, pseudo_random(50_000, 4)).unwrap();
     let rep = &cairn_json(&a.dir, &["add", h.to_str().unwrap()])[0];
-    assert_eq!(rep["placement"]["shards_placed"].as_u64().unwrap_or(0), 0, "{rep}");
-    assert!(rep["placement"]["shards_kept_local"].as_u64().unwrap_or(0) > 0, "{rep}");
+    assert_eq!(
+        rep["placement"]["shards_placed"].as_u64().unwrap_or(0),
+        0,
+        "{rep}"
+    );
+    assert!(
+        rep["placement"]["shards_kept_local"].as_u64().unwrap_or(0) > 0,
+        "{rep}"
+    );
 
     // A banned peer: a file whose shards only it holds cannot be fetched
     // from it (a clear error, non-zero), and joining it is refused (9).
@@ -420,7 +510,11 @@ fn every_cli_command_refuses_bad_input_with_its_exit_code_and_a_clear_message() 
     let k = tmp.path().join("k");
     std::fs::write(&k, pseudo_random(60_000, 5)).unwrap();
     let only_b = &cairn_json(&a.dir, &["add", k.to_str().unwrap(), "--copies", "1"])[0];
-    assert_eq!(only_b["placement"]["shards_kept_local"].as_u64(), Some(0), "{only_b}");
+    assert_eq!(
+        only_b["placement"]["shards_kept_local"].as_u64(),
+        Some(0),
+        "{only_b}"
+    );
     let only_b = only_b["cap"].as_str().unwrap().to_owned();
     cairn_json(&a.dir, &["peers", "ban", &b_id]);
     wait_for(10, "the banned peer to be disconnected", || {
@@ -429,7 +523,12 @@ fn every_cli_command_refuses_bad_input_with_its_exit_code_and_a_clear_message() 
     // The read cannot get the chunk and fails as unrecoverable (4); the
     // banned holder is never asked (its shard is not even attempted).
     let o = cairn(&a.dir, &["cat", &only_b]);
-    assert_eq!(code(&o), 4, "a read that needs a banned peer: {}", stderr(&o));
+    assert_eq!(
+        code(&o),
+        4,
+        "a read that needs a banned peer: {}",
+        stderr(&o)
+    );
     assert!(o.stdout.is_empty(), "bytes were written before the error");
     assert!(stderr(&o).contains("shards"), "{}", stderr(&o));
     let o = cairn(&a.dir, &["join", &b.ticket()]);

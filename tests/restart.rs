@@ -93,11 +93,15 @@ fn a_restart_keeps_peers_store_and_the_provider_records_held_for_others() {
     let head_key = Key(head.head.0);
 
     // B and C host the head and announce it; A keeps their provider records.
-    let before = wait_for(30, "A to hold provider records of the head from B and C", || {
-        let mut got = providers_held(&a_id, &a.addr(), head_key);
-        got.sort();
-        (got.contains(&b_id) && got.contains(&c_id)).then_some(got)
-    });
+    let before = wait_for(
+        30,
+        "A to hold provider records of the head from B and C",
+        || {
+            let mut got = providers_held(&a_id, &a.addr(), head_key);
+            got.sort();
+            (got.contains(&b_id) && got.contains(&c_id)).then_some(got)
+        },
+    );
     let keys_before = cairn_json(&a_dir, &["dht"])["stored_provider_keys"]
         .as_u64()
         .unwrap();
@@ -122,7 +126,10 @@ fn a_restart_keeps_peers_store_and_the_provider_records_held_for_others() {
     let keys_after = cairn_json(&a_dir, &["dht"])["stored_provider_keys"]
         .as_u64()
         .unwrap();
-    assert_eq!(keys_after, keys_before, "provider keys held before and after");
+    assert_eq!(
+        keys_after, keys_before,
+        "provider keys held before and after"
+    );
 
     // Its peers are still known and redialled without a new join.
     let peers = a.peers();
@@ -149,6 +156,9 @@ fn a_restart_keeps_peers_store_and_the_provider_records_held_for_others() {
         "get after the restart failed: {}",
         String::from_utf8_lossy(&got.stderr)
     );
-    assert!(std::fs::read(&out).unwrap() == data, "different bytes after the restart");
+    assert!(
+        std::fs::read(&out).unwrap() == data,
+        "different bytes after the restart"
+    );
     drop((b, c));
 }

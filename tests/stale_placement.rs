@@ -127,5 +127,8 @@ fn a_shard_moved_off_its_recorded_holder_is_found_through_the_dht() {
         "get with a stale placement failed: {}",
         String::from_utf8_lossy(&got.stderr)
     );
-    assert!(std::fs::read(&out).unwrap() == data, "different bytes read back");
+    assert!(
+        std::fs::read(&out).unwrap() == data,
+        "different bytes read back"
+    );
 }

@@ -195,9 +195,11 @@ fn a_peer_serving_tampered_blocks_is_banned_and_the_read_still_succeeds() {
     owner.join(&h2);
     h2.join(&h1);
     cairn_json(&owner.dir, &["join", &evil.ticket]);
-    wait_for(10, "the owner to list the malicious peer as connected", || {
-        owner.connected_to(&evil.node_id).then_some(())
-    });
+    wait_for(
+        10,
+        "the owner to list the malicious peer as connected",
+        || owner.connected_to(&evil.node_id).then_some(()),
+    );
 
     // The hosts announce what they take at once: their DHT tables must hold
     // the owner by then.
@@ -246,9 +248,11 @@ fn a_peer_serving_tampered_blocks_is_banned_and_the_read_still_succeeds() {
     reader.join(&h1);
     reader.join(&h2);
     cairn_json(&reader.dir, &["join", &evil.ticket]);
-    wait_for(10, "the reader to list the malicious peer as connected", || {
-        reader.connected_to(&evil.node_id).then_some(())
-    });
+    wait_for(
+        10,
+        "the reader to list the malicious peer as connected",
+        || reader.connected_to(&evil.node_id).then_some(()),
+    );
 
     // The reader finds the head through its DHT: wait until the table has
     // the honest nodes (seeded from its peer book every 2 s).
@@ -266,7 +270,10 @@ fn a_peer_serving_tampered_blocks_is_banned_and_the_read_still_succeeds() {
         "the reader got different bytes"
     );
     let served = evil.held.served.load(Ordering::Relaxed);
-    assert!(served >= 3, "the malicious peer was asked only {served} times");
+    assert!(
+        served >= 3,
+        "the malicious peer was asked only {served} times"
+    );
 
     // The reader banned the malicious peer after the repeat rule, with the
     // reason, and penalised no honest node.
@@ -281,12 +288,19 @@ fn a_peer_serving_tampered_blocks_is_banned_and_the_read_still_succeeds() {
         "ban reason: {reason}"
     );
     assert!(bad["offences"].as_u64().unwrap_or(0) >= 3, "{bad}");
-    assert_eq!(bad["connected"], false, "a banned peer stays connected: {bad}");
+    assert_eq!(
+        bad["connected"], false,
+        "a banned peer stays connected: {bad}"
+    );
     for honest in [&owner, &h1, &h2] {
         let p = reader
             .peer(&honest.node_id())
             .expect("the reader knows every honest node");
-        assert_eq!(p["offences"].as_u64(), Some(0), "honest node penalised: {p}");
+        assert_eq!(
+            p["offences"].as_u64(),
+            Some(0),
+            "honest node penalised: {p}"
+        );
         assert!(p["banned"].is_null(), "honest node banned: {p}");
     }
     // A second read does not ask the banned peer again.

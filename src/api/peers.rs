@@ -274,9 +274,6 @@ async fn permissions(
     let peer = node(&text)?;
     let Json(change) = change.map_err(|e| bad_input(e.body_text()))?;
     let svc = service(&state)?;
-    let r = svc
-        .set_permissions(peer, change)
-        .await
-        .map_err(book_err)?;
+    let r = svc.set_permissions(peer, change).await.map_err(book_err)?;
     Ok(Json(PeerView::of(r, &svc)))
 }
