@@ -157,6 +157,11 @@ fn every_api_route_refuses_bad_input_with_the_documented_error() {
         }
     }
 
+    // A method the route does not take: 405 with the error object.
+    for (_, path, _) in ROUTES {
+        api.refuses("DELETE", path, None, 405, "invalid_input", "DELETE");
+    }
+
     // Bodies that are not JSON, or not the JSON described: 400
     // `invalid_input` on every route that takes a body.
     for (method, path, body) in ROUTES {
