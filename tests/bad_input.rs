@@ -535,7 +535,11 @@ fn every_cli_command_refuses_bad_input_with_its_exit_code_and_a_clear_message() 
         stderr(&o)
     );
     assert!(o.stdout.is_empty(), "bytes were written before the error");
-    assert!(stderr(&o).contains("shards"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no peer that holds them could be reached"),
+        "{}",
+        stderr(&o)
+    );
     let o = cairn(&a.dir, &["join", &b.ticket()]);
     assert_eq!(code(&o), 9, "{}", stderr(&o));
     assert!(stderr(&o).contains("banned"), "{}", stderr(&o));
