@@ -160,5 +160,27 @@ fn a_restart_keeps_peers_store_and_the_provider_records_held_for_others() {
         std::fs::read(&out).unwrap() == data,
         "different bytes after the restart"
     );
-    drop((b, c));
+
+    // A crash (SIGKILL) loses at most what was not yet written: once A's DHT
+    // reports nothing pending, the records it holds survive it too.
+    let g = tmp.path().join("g.bin");
+    std::fs::write(&g, pseudo_random(50 * 1024, 6)).unwrap();
+    let added = cairn_json(&a_dir, &["add", g.to_str().unwrap(), "--copies", "2"]);
+    let head2: cairn::store::Cap = added[0]["cap"].as_str().unwrap().parse().unwrap();
+    let head2 = Key(head2.head.0);
+    wait_for(30, "A to hold provider records of the second head", || {
+        let got = providers_held(&a_id, &a.addr(), head2);
+        (got.contains(&b_id) && got.contains(&c_id)).then_some(())
+    });
+    wait_for(10, "A's DHT to write what it holds", || {
+        (cairn_json(&a_dir, &["dht"])["persist_pending"].as_u64() == Some(0)).then_some(())
+    });
+    drop(a);
+    let a = Daemon::start(&a_dir, &[]);
+    let got = providers_held(&a_id, &a.addr(), head2);
+    assert!(
+        got.contains(&b_id) && got.contains(&c_id),
+        "provider records lost in a crash after they were written: {got:?}"
+    );
+    drop((a, b, c));
 }

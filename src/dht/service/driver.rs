@@ -176,7 +176,12 @@ pub(crate) async fn run(
 }
 
 /// Writes batches in order, each on a blocking thread.
-async fn write_batches(db: Arc<redb::Database>, mut rx: mpsc::Receiver<Batch>) {
+async fn write_batches(
+    db: Arc<redb::Database>,
+    mut rx: mpsc::Receiver<Batch>,
+    shared: Arc<Shared>,
+) {
+    let c = &shared.counters;
     while let Some(b) = rx.recv().await {
         let db = db.clone();
         let res = tokio::task::spawn_blocking(move || {
@@ -184,10 +189,11 @@ async fn write_batches(db: Arc<redb::Database>, mut rx: mpsc::Receiver<Batch>) {
         })
         .await;
         match res {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => super::Counters::bump(&c.batches_written),
             Ok(Err(e)) => warn!(error = %e, "cannot write DHT records"),
             Err(e) => warn!(error = %e, "DHT write task failed"),
         }
+        c.batches_in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -256,7 +262,7 @@ impl Driver {
             "DHT records loaded"
         );
         let (writer, rx) = mpsc::channel(WRITE_QUEUE);
-        let task = tokio::spawn(write_batches(Arc::new(db), rx));
+        let task = tokio::spawn(write_batches(Arc::new(db), rx, self.shared.clone()));
         self.persist = Some(Persistence {
             dirty: HashSet::new(),
             contacts: sorted_contacts(&self.dht),
@@ -322,9 +328,12 @@ impl Driver {
     fn flush(&mut self, all: bool) {
         let Some(b) = self.batch(all) else { return };
         let Some(p) = &mut self.persist else { return };
+        let in_flight = &self.shared.counters.batches_in_flight;
+        in_flight.fetch_add(1, Ordering::Relaxed);
         if let Err(mpsc::error::TrySendError::Full(b) | mpsc::error::TrySendError::Closed(b)) =
             p.writer.try_send(b)
         {
+            in_flight.fetch_sub(1, Ordering::Relaxed);
             p.dirty.extend(b.providers.into_iter().map(|(k, _)| k));
             if b.contacts.is_some() {
                 // Write the contacts again next time.
@@ -340,7 +349,11 @@ impl Driver {
         let b = self.batch(true);
         let p = self.persist.take()?;
         if let Some(b) = b {
-            let _ = p.writer.send(b).await;
+            let in_flight = &self.shared.counters.batches_in_flight;
+            in_flight.fetch_add(1, Ordering::Relaxed);
+            if p.writer.send(b).await.is_err() {
+                in_flight.fetch_sub(1, Ordering::Relaxed);
+            }
         }
         drop(p.writer);
         Some(p.task)
@@ -553,6 +566,9 @@ impl Driver {
             refused_banned: c.refused_banned.load(Ordering::Relaxed),
             malformed: c.malformed.load(Ordering::Relaxed),
             misbehaviours: c.misbehaviours.load(Ordering::Relaxed),
+            batches_written: c.batches_written.load(Ordering::Relaxed),
+            persist_pending: self.persist.as_ref().map_or(0, |p| p.dirty.len())
+                + c.batches_in_flight.load(Ordering::Relaxed) as usize,
         }
     }
 }

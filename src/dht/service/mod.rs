@@ -151,6 +151,11 @@ pub struct DhtStats {
     pub malformed: u64,
     /// Misbehaviours reported to the peer policy.
     pub misbehaviours: u64,
+    /// Provider-record batches written to the DHT file.
+    pub batches_written: u64,
+    /// Keys whose records changed and are not yet on disk, plus batches
+    /// queued or being written (0: everything held is on disk).
+    pub persist_pending: usize,
 }
 
 /// Counters updated outside the driver task.
@@ -164,6 +169,9 @@ pub(crate) struct Counters {
     pub(crate) refused_banned: AtomicU64,
     pub(crate) malformed: AtomicU64,
     pub(crate) misbehaviours: AtomicU64,
+    pub(crate) batches_written: AtomicU64,
+    /// Batches handed to the writer and not yet written.
+    pub(crate) batches_in_flight: AtomicU64,
 }
 
 impl Counters {
