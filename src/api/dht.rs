@@ -39,6 +39,12 @@ pub struct DhtView {
     pub refused_busy: u64,
     pub refused_banned: u64,
     pub malformed: u64,
+    /// Provider-record batches written to `dht.redb`.
+    #[serde(default)]
+    pub batches_written: u64,
+    /// Changed provider keys and batches not yet on disk (0: all written).
+    #[serde(default)]
+    pub persist_pending: usize,
     pub table: Vec<DhtPeerView>,
 }
 
@@ -80,6 +86,8 @@ async fn dht(State(state): State<ApiState>) -> Result<Json<DhtView>, ErrorRespon
         refused_busy: stats.refused_busy,
         refused_banned: stats.refused_banned,
         malformed: stats.malformed,
+        batches_written: stats.batches_written,
+        persist_pending: stats.persist_pending,
         table,
     }))
 }

@@ -9,6 +9,7 @@
 use std::time::Instant;
 
 use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use cairn_transport::{ConnectionStats, NodeId};
@@ -177,6 +178,12 @@ fn node(text: &str) -> Result<NodeId, ErrorResponse> {
     })
 }
 
+/// A body or query that is not what the route takes: `invalid_input`, as
+/// every route answers it (docs/PROTOCOL.md §5), not axum's plain text.
+fn bad_input(text: String) -> ErrorResponse {
+    ErrorResponse::new(ApiErrorKind::InvalidInput, text)
+}
+
 fn book_err(e: BookError) -> ErrorResponse {
     match e {
         BookError::UnknownPeer(p) => ErrorResponse::new(
@@ -189,8 +196,9 @@ fn book_err(e: BookError) -> ErrorResponse {
 
 async fn invite(
     State(state): State<ApiState>,
-    Query(q): Query<InviteQuery>,
+    q: Result<Query<InviteQuery>, QueryRejection>,
 ) -> Result<Json<Invite>, ErrorResponse> {
+    let Query(q) = q.map_err(|e| bad_input(e.body_text()))?;
     let svc = service(&state)?;
     let t = tokio::task::spawn_blocking(move || svc.invite(q.pairing))
         .await
@@ -216,8 +224,9 @@ async fn list(State(state): State<ApiState>) -> Result<Json<Vec<PeerView>>, Erro
 
 async fn join(
     State(state): State<ApiState>,
-    Json(req): Json<JoinRequest>,
+    req: Result<Json<JoinRequest>, JsonRejection>,
 ) -> Result<Json<PeerView>, ErrorResponse> {
+    let Json(req) = req.map_err(|e| bad_input(e.body_text()))?;
     let svc = service(&state)?;
     let ticket: Ticket = req.ticket.parse().map_err(|e| {
         ErrorResponse::new(ApiErrorKind::InvalidInput, format!("malformed ticket: {e}"))
@@ -260,12 +269,11 @@ async fn allow(
 async fn permissions(
     State(state): State<ApiState>,
     Path(text): Path<String>,
-    Json(change): Json<PermissionChange>,
+    change: Result<Json<PermissionChange>, JsonRejection>,
 ) -> Result<Json<PeerView>, ErrorResponse> {
+    let peer = node(&text)?;
+    let Json(change) = change.map_err(|e| bad_input(e.body_text()))?;
     let svc = service(&state)?;
-    let r = svc
-        .set_permissions(node(&text)?, change)
-        .await
-        .map_err(book_err)?;
+    let r = svc.set_permissions(peer, change).await.map_err(book_err)?;
     Ok(Json(PeerView::of(r, &svc)))
 }

@@ -145,6 +145,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(super::dht::routes())
         .merge(super::limits::routes())
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state)
 }
@@ -210,6 +211,18 @@ async fn require_token(State(state): State<ApiState>, req: Request, next: Next) 
 
 async fn not_found() -> ErrorResponse {
     ErrorResponse::new(ApiErrorKind::NotFound, "no such API endpoint")
+}
+
+/// A known path with a method it does not take: 405, with the API's error
+/// object (kind `invalid_input`) rather than an empty body.
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ErrorResponse {
+    ErrorResponse(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ApiError {
+            kind: ApiErrorKind::InvalidInput,
+            message: format!("{} does not take {method}", uri.path()),
+        },
+    )
 }
 
 async fn status(State(state): State<ApiState>) -> Json<Status> {

@@ -368,7 +368,7 @@ fn check_record(r: &SignedRecord) -> Result<(), EncodeError> {
     Ok(())
 }
 
-fn write_addrs(w: &mut Writer, addrs: &[SocketAddr]) -> Result<(), EncodeError> {
+pub(crate) fn write_addrs(w: &mut Writer, addrs: &[SocketAddr]) -> Result<(), EncodeError> {
     let n = u8::try_from(addrs.len())
         .ok()
         .filter(|n| usize::from(*n) <= MAX_ADDRS_PER_PEER)
@@ -390,7 +390,7 @@ fn write_addrs(w: &mut Writer, addrs: &[SocketAddr]) -> Result<(), EncodeError> 
     Ok(())
 }
 
-fn read_addrs(r: &mut Reader<'_>) -> Result<Vec<SocketAddr>, DecodeError> {
+pub(crate) fn read_addrs(r: &mut Reader<'_>) -> Result<Vec<SocketAddr>, DecodeError> {
     let n = usize::from(r.u8()?);
     if n > MAX_ADDRS_PER_PEER {
         return Err(DecodeError::LimitExceeded("addresses per peer"));

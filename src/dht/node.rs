@@ -349,6 +349,24 @@ impl Dht {
         (self.providers.num_keys(), self.records.len())
     }
 
+    /// The providers held for others under `key`, with their absolute
+    /// expiries (for the driver to persist; the core does no I/O).
+    pub fn provider_entries(&self, key: &Key) -> Vec<(PeerInfo, Time)> {
+        self.providers.entries(key)
+    }
+
+    /// Puts back a provider record the driver read from disk; expired ones
+    /// are dropped and the store's limits hold.
+    pub fn restore_provider(
+        &mut self,
+        key: Key,
+        peer: PeerInfo,
+        expires: Time,
+        now: Time,
+    ) -> Result<(), super::provider::ProviderError> {
+        self.providers.restore(key, peer, expires, now)
+    }
+
     /// Adds a peer known out of band (a ticket, a configured bootstrap peer).
     pub fn add_peer(&mut self, peer: PeerInfo, now: Time) {
         self.seen(peer, now);

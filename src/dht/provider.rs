@@ -127,6 +127,43 @@ impl ProviderStore {
     pub fn num_keys(&self) -> usize {
         self.by_key.len()
     }
+
+    /// Every provider of `key` with its absolute expiry, expired ones
+    /// included (a persistence layer writes what the store holds now).
+    pub fn entries(&self, key: &Key) -> Vec<(PeerInfo, Time)> {
+        self.by_key
+            .get(key)
+            .map(|l| l.iter().map(|e| (e.peer.clone(), e.expires)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Puts back a provider read from disk with its absolute `expires`:
+    /// an expired one is dropped, a later one is cut to the longest TTL from
+    /// `now`, and the key and per-key limits hold as for [`ProviderStore::add`].
+    pub fn restore(
+        &mut self,
+        key: Key,
+        peer: PeerInfo,
+        expires: Time,
+        now: Time,
+    ) -> Result<(), ProviderError> {
+        if expires <= now {
+            return Ok(());
+        }
+        let ttl_ms = expires.0 - now.0;
+        let ttl_secs = u32::try_from(ttl_ms.div_ceil(1000)).unwrap_or(u32::MAX);
+        self.add(key, peer, ttl_secs, now)?;
+        // `add` rounded up to whole seconds; keep the exact expiry when it
+        // is the earlier one.
+        if let Some(e) = self
+            .by_key
+            .get_mut(&key)
+            .and_then(|l| l.iter_mut().find(|e| e.expires > expires))
+        {
+            e.expires = expires;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -151,6 +188,25 @@ mod tests {
         assert!(s.get(&k, Time(100_000), 10).is_empty());
         s.expire(Time(100_000));
         assert_eq!(s.num_keys(), 0);
+    }
+
+    #[test]
+    fn restored_providers_keep_their_expiry_and_expired_ones_are_dropped() {
+        let mut s = ProviderStore::new(limits());
+        let k = Key([1; 32]);
+        let now = Time(1_000_000);
+        s.restore(k, PeerInfo::bare(Key([2; 32])), Time(1_050_500), now)
+            .unwrap();
+        s.restore(k, PeerInfo::bare(Key([3; 32])), Time(999_000), now)
+            .unwrap();
+        // Beyond the longest TTL (100 s): cut to it.
+        s.restore(k, PeerInfo::bare(Key([4; 32])), Time(9_000_000), now)
+            .unwrap();
+        let mut e = s.entries(&k);
+        e.sort_by_key(|(p, _)| p.id);
+        assert_eq!(e.len(), 2, "the expired one is dropped: {e:?}");
+        assert_eq!(e[0].1, Time(1_050_500));
+        assert_eq!(e[1].1, Time(1_100_000));
     }
 
     #[test]

@@ -31,6 +31,8 @@ use crate::ticket::{Ticket, TicketError};
 const EXCHANGE_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// Hosted blocks waiting to be announced in the DHT.
 const HOSTED_ANNOUNCE_QUEUE: usize = 4096;
+/// Longest wait at shutdown for the DHT's last write of its records.
+const DHT_FLUSH_WAIT: Duration = Duration::from_secs(5);
 /// A connection that lives this long resets its peer's redial backoff.
 const REDIAL_STABLE: Duration = Duration::from_secs(10);
 /// `pair/1` streams queued for the peer service before the router drops new
@@ -257,7 +259,7 @@ pub async fn run(
         ));
     }
     let policy: Arc<dyn crate::net::PeerPolicy> = Arc::new(peer_service.book().clone());
-    let dht = crate::dht::service::spawn(
+    let dht = crate::dht::service::spawn_persistent(
         pool.clone(),
         policy.clone(),
         dht_inbound,
@@ -266,6 +268,7 @@ pub async fn run(
             ..Default::default()
         },
         config.dht.clone(),
+        dd.path(crate::dht::service::persist::FILE),
         shutdown.clone(),
     );
     // Block exchange: serves and fetches blocks, places the shards of adds
@@ -344,6 +347,13 @@ pub async fn run(
         ep.close().await;
     }
     while tasks.join_next().await.is_some() {}
+    // The DHT writes the provider records it holds for others last.
+    if tokio::time::timeout(DHT_FLUSH_WAIT, dht.stopped())
+        .await
+        .is_err()
+    {
+        warn!("the DHT did not finish writing its records in time");
+    }
     store.close().await;
     let _ = std::fs::remove_file(dd.path(crate::api::ADDR_FILE));
     info!("stopped");

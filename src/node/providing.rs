@@ -5,12 +5,17 @@
 //! provides the block; hosts make that answer true by announcing every block
 //! they accept to keep (and, after a restart, every block they still keep,
 //! since the DHT core's list of what it provides lives in memory). The core
-//! republishes what it provides before the records expire.
+//! republishes what it provides before the records expire; an announcement
+//! that reached no peer (a host whose routing table was still empty) is
+//! made again after a short, growing wait, since the republish is hours away.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use tokio::sync::{Semaphore, mpsc};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
@@ -69,8 +74,18 @@ impl Providers for DhtProviders {
     }
 }
 
+/// Announcements that no peer stored, waiting to be made again.
+const RETRY_QUEUE: usize = 4096;
+/// Attempts of one announcement before it waits for the core's republish.
+const MAX_ATTEMPTS: u32 = 6;
+/// First wait before an announcement is made again; doubles per attempt.
+const RETRY_FIRST: Duration = Duration::from_secs(2);
+
 /// Announce every hosted block now, then each newly hosted one, until
-/// `cancel`.
+/// `cancel`. An announcement that no peer stored (the routing table was
+/// still empty: a host that took blocks just after it met its first peer)
+/// is made again after 2, 4, 8… s, at most [`MAX_ATTEMPTS`] times, so it is
+/// not lost until the core's republish hours later.
 pub async fn announce(
     dht: DhtHandle,
     store: Store,
@@ -88,16 +103,37 @@ pub async fn announce(
         info!(blocks = held.len(), "announcing hosted blocks");
     }
     let mut backlog = held.into_iter();
+    let (failed_tx, mut failed_rx) = mpsc::channel::<(BlockId, u32)>(RETRY_QUEUE);
+    // Due time and a serial (unique keys) → block and attempts so far.
+    let mut retry: BTreeMap<(Instant, u64), (BlockId, u32)> = BTreeMap::new();
+    let mut serial = 0u64;
     loop {
-        let id = match backlog.next() {
-            Some(id) => id,
-            None => tokio::select! {
-                _ = cancel.cancelled() => return,
-                id = hosted.recv() => match id {
-                    Some(id) => id,
-                    None => return,
-                },
-            },
+        let (id, attempts) = match backlog.next() {
+            Some(id) => (id, 0),
+            None => {
+                let due = retry.keys().next().map(|(t, _)| *t);
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    id = hosted.recv() => match id {
+                        Some(id) => (id, 0),
+                        None => return,
+                    },
+                    Some((id, n)) = failed_rx.recv() => {
+                        if n < MAX_ATTEMPTS && retry.len() < RETRY_QUEUE {
+                            let wait = RETRY_FIRST.saturating_mul(1 << (n - 1).min(16));
+                            serial += 1;
+                            retry.insert((Instant::now() + wait, serial), (id, n));
+                        }
+                        continue;
+                    }
+                    _ = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+                        match retry.pop_first() {
+                            Some((_, v)) => v,
+                            None => continue,
+                        }
+                    }
+                }
+            }
         };
         let permit = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -107,11 +143,20 @@ pub async fn announce(
             },
         };
         let dht = dht.clone();
+        let failed = failed_tx.clone();
         tokio::spawn(async move {
-            if let Err(e) = dht.provide(Key(id.0)).await {
-                debug!(block = %id, error = %e, "provider announcement failed");
-            }
+            let stored = match dht.provide(Key(id.0)).await {
+                Ok(n) => n,
+                Err(e) => {
+                    debug!(block = %id, error = %e, "provider announcement failed");
+                    0
+                }
+            };
             drop(permit);
+            if stored == 0 {
+                debug!(block = %id, attempt = attempts + 1, "no peer stored the announcement");
+                let _ = failed.try_send((id, attempts + 1));
+            }
         });
     }
 }

@@ -116,7 +116,8 @@ impl Store {
         }
         if good < k {
             return Err(StoreError::Integrity(format!(
-                "chunk has {good} intact shards of the {k} needed"
+                "chunk has {good} intact shards of the {k} needed (the others are damaged, \
+                 or no peer that holds them could be reached or may be asked)"
             )));
         }
         erasure::reconstruct(r, &mut shards).map_err(|e| StoreError::Integrity(e.to_string()))?;

@@ -210,3 +210,31 @@ impl Daemon {
         v
     }
 }
+
+impl Daemon {
+    /// The node ids in this daemon's DHT routing table.
+    pub fn dht_table(&self) -> Vec<String> {
+        cairn_json(&self.dir, &["dht"])["table"]
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .filter_map(|e| e["node_id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Wait (bounded) until this daemon's DHT routing table holds every one
+    /// of `others`: announcements made before that reach nobody.
+    pub fn wait_dht_knows(&self, others: &[&Daemon]) {
+        let want: Vec<String> = others.iter().map(|d| d.node_id()).collect();
+        wait_for(
+            20,
+            &format!("{}'s DHT table to hold {want:?}", self.node_id()),
+            || {
+                let t = self.dht_table();
+                want.iter().all(|w| t.contains(w)).then_some(())
+            },
+        );
+    }
+}

@@ -27,17 +27,19 @@
 
 pub mod driver;
 pub mod frame;
+pub mod persist;
 pub mod rate;
 pub mod streams;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use cairn_transport::{Connection, NodeId, Stream};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::message::MAX_ADDRS_PER_PEER;
@@ -149,6 +151,11 @@ pub struct DhtStats {
     pub malformed: u64,
     /// Misbehaviours reported to the peer policy.
     pub misbehaviours: u64,
+    /// Provider-record batches written to the DHT file.
+    pub batches_written: u64,
+    /// Keys whose records changed and are not yet on disk, plus batches
+    /// queued or being written (0: everything held is on disk).
+    pub persist_pending: usize,
 }
 
 /// Counters updated outside the driver task.
@@ -162,6 +169,9 @@ pub(crate) struct Counters {
     pub(crate) refused_banned: AtomicU64,
     pub(crate) malformed: AtomicU64,
     pub(crate) misbehaviours: AtomicU64,
+    pub(crate) batches_written: AtomicU64,
+    /// Batches handed to the writer and not yet written.
+    pub(crate) batches_in_flight: AtomicU64,
 }
 
 impl Counters {
@@ -238,8 +248,36 @@ pub fn spawn(
     pool: ConnPool,
     policy: Arc<dyn PeerPolicy>,
     inbound: Inbound,
+    core: Config,
+    cfg: DhtConfig,
+    cancel: CancellationToken,
+) -> DhtHandle {
+    spawn_inner(pool, policy, inbound, core, cfg, None, cancel)
+}
+
+/// [`spawn`], with the provider records held for others and the routing
+/// table's contacts kept in the redb file at `file` ([`persist`]): loaded
+/// before the first input is handled, written in batches as records arrive
+/// and once more on shutdown ([`DhtHandle::stopped`] says when that is done).
+pub fn spawn_persistent(
+    pool: ConnPool,
+    policy: Arc<dyn PeerPolicy>,
+    inbound: Inbound,
+    core: Config,
+    cfg: DhtConfig,
+    file: PathBuf,
+    cancel: CancellationToken,
+) -> DhtHandle {
+    spawn_inner(pool, policy, inbound, core, cfg, Some(file), cancel)
+}
+
+fn spawn_inner(
+    pool: ConnPool,
+    policy: Arc<dyn PeerPolicy>,
+    inbound: Inbound,
     mut core: Config,
     cfg: DhtConfig,
+    file: Option<PathBuf>,
     cancel: CancellationToken,
 ) -> DhtHandle {
     if core.listen_addrs.is_empty() {
@@ -260,12 +298,14 @@ pub fn spawn(
         cancel: cancel.clone(),
     });
     let dht = Dht::new(key_of(&local), core);
-    tokio::spawn(driver::run(dht, rx, shared.clone()));
+    let (done_tx, done_rx) = watch::channel(false);
+    tokio::spawn(driver::run(dht, rx, shared.clone(), file, done_tx));
     tokio::spawn(streams::accept_loop(inbound.rx, shared));
     DhtHandle {
         tx,
         local,
         op_timeout: Duration::from_millis(cfg.operation_timeout_ms.max(1)),
+        stopped: done_rx,
     }
 }
 
@@ -276,12 +316,21 @@ pub struct DhtHandle {
     tx: mpsc::Sender<Input>,
     local: NodeId,
     op_timeout: Duration,
+    /// Becomes true once the driver has stopped and its last write is done.
+    stopped: watch::Receiver<bool>,
 }
 
 impl DhtHandle {
     /// This node's id.
     pub fn local_id(&self) -> NodeId {
         self.local
+    }
+
+    /// Waits until the service has stopped (after its cancellation token
+    /// fired) and, with a file, written its last batch.
+    pub async fn stopped(&self) {
+        let mut rx = self.stopped.clone();
+        let _ = rx.wait_for(|done| *done).await;
     }
 
     async fn ask<T>(
