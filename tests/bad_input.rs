@@ -116,6 +116,7 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
         Some(r#"{"cap":"x","output":"/tmp/x"}"#),
     ),
     ("GET", "/v1/store/cat?cap=x", None),
+    ("GET", "/v1/store/cat/failure?id=1", None),
     ("GET", "/v1/store/ls", None),
     ("POST", "/v1/store/rm", Some(r#"{"cap":"x"}"#)),
     (
@@ -177,6 +178,8 @@ fn every_api_route_refuses_bad_input_with_the_documented_error() {
     let bad_queries: &[(&str, &str, &str)] = &[
         ("GET", "/v1/store/cat", "cap"),
         ("GET", "/v1/store/cat?cap=hello", "cap"),
+        ("GET", "/v1/store/cat/failure", "id"),
+        ("GET", "/v1/store/cat/failure?id=-1", "id"),
         ("GET", "/v1/store/ls?cap=cairn:zzzz", "cap"),
         ("GET", "/v1/invite?pairing=maybe", "pairing"),
         ("POST", "/v1/transfers/abc/cancel", "transfer"),
@@ -272,6 +275,14 @@ fn every_api_route_refuses_bad_input_with_the_documented_error() {
         404,
         "not_found",
         "not found",
+    );
+    api.refuses(
+        "GET",
+        "/v1/store/cat/failure?id=77",
+        None,
+        404,
+        "not_found",
+        "77",
     );
     api.refuses(
         "GET",
