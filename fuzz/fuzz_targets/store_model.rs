@@ -89,7 +89,10 @@ fuzz_target!(|ops: Vec<Op>| {
                 let path = src.join(format!("f{i}"));
                 std::fs::write(&path, &data).unwrap();
                 let r = Redundancy::new(k % 6 + 1, m % 4).ok();
-                match s.add(&[path], &AddOptions { redundancy: r }, &mut |_| {}) {
+                match s.add(&[path], &AddOptions {
+                    redundancy: r,
+                    ..Default::default()
+                }, &mut |_| {}) {
                     Ok(mut reps) => {
                         let rep = reps.remove(0);
                         model.insert(i as u8, (rep.cap, data));
