@@ -667,7 +667,7 @@ mod tests {
     #[test]
     fn long_public_names_keep_their_extension() {
         let long = format!("{}.exe", "é".repeat(200));
-        let cut = public_name(&long);
+        let cut = public_name(&long).to_owned();
         assert!(cut.len() <= MAX_PUBLIC_NAME);
         assert!(cut.ends_with(".exe"));
         let m = Message::PutPublic {
