@@ -164,10 +164,12 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
+/// Pseudo-random bytes (content-defined chunking needs entropy to cut).
 fn body(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
+    use rand::{Rng, SeedableRng};
+    let mut v = vec![0u8; len];
+    rand::rngs::StdRng::seed_from_u64(seed as u64).fill(&mut v[..]);
+    v
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -197,7 +199,7 @@ async fn hosts_refuse_only_the_leading_shard_of_a_public_elf_without_extension()
     let (owner, hosts) = network().await;
     let tmp = tempfile::tempdir().unwrap();
     let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
-    elf.extend(body(40_000, 2));
+    elf.extend(body(120_000, 2));
     let path = write(tmp.path(), "tool", &elf);
     let rep = add(&owner.store, path, true).await;
     let p = rep.placement.clone().expect("placement report");
