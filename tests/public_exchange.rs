@@ -114,7 +114,12 @@ async fn network() -> (Node, Vec<Node>) {
         hosts.push(start(HostFilter::default()).await);
     }
     for h in &hosts {
-        owner.exchange.pool().connect(h.id, &[h.addr]).await.unwrap();
+        owner
+            .exchange
+            .pool()
+            .connect(h.id, &[h.addr])
+            .await
+            .unwrap();
     }
     (owner, hosts)
 }
@@ -302,5 +307,8 @@ async fn an_unknown_message_type_gets_the_protocol_error_and_no_proven_offence()
     }
     let offences = b.policy.offences.lock();
     assert!(!offences.is_empty());
-    assert!(offences.iter().all(|o| o.1 == Severity::Minor), "{offences:?}");
+    assert!(
+        offences.iter().all(|o| o.1 == Severity::Minor),
+        "{offences:?}"
+    );
 }

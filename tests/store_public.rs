@@ -96,7 +96,11 @@ fn public_file_round_trips_with_a_keyless_cap_and_plaintext_blocks() {
     // Chunks are plaintext: no cipher, no key, and data shard 0 of the
     // first chunk is the file's first bytes.
     let chunks = file_chunks(&store, &parsed);
-    assert!(chunks.iter().all(|c| c.cipher == Cipher::Plain && c.key == [0; 32]));
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c.cipher == Cipher::Plain && c.key == [0; 32])
+    );
     let first = store.read_block(&chunks[0].shards[0].id).unwrap();
     assert_eq!(&first[..64], &bytes[..64]);
     let out = tmp.path().join("out.csv");
@@ -311,7 +315,8 @@ fn write_tree(p: &Path, n: &Node) {
 
 fn same_tree(a: &Path, b: &Path) -> bool {
     let (ma, mb) = (fs::metadata(a).unwrap(), fs::metadata(b).unwrap());
-    if ma.permissions().mode() != mb.permissions().mode() || ma.modified().ok() != mb.modified().ok()
+    if ma.permissions().mode() != mb.permissions().mode()
+        || ma.modified().ok() != mb.modified().ok()
     {
         return false;
     }

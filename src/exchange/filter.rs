@@ -23,13 +23,17 @@ use std::fmt;
 /// in the list: it is also the ordinary file of every published website and
 /// dataset viewer, and a browser runs it sandboxed; a host that disagrees
 /// adds it in its config.
+#[rustfmt::skip]
 pub const DEFAULT_REFUSED_EXTENSIONS: &[&str] = &[
     // Windows executables, libraries, installers, screensavers, shortcuts.
-    "exe", "dll", "sys", "msi", "msp", "scr", "com", "pif", "cpl", "lnk", // Windows scripts
+    "exe", "dll", "sys", "msi", "msp", "scr", "com", "pif", "cpl", "lnk",
+    // Windows scripts.
     "bat", "cmd", "ps1", "psm1", "vbs", "vbe", "wsf", "wsh", "hta", "jse",
     // Unix scripts, shared objects, packages.
-    "sh", "bash", "so", "deb", "rpm", "run", "appimage", // macOS
-    "app", "dmg", "pkg", "dylib", // Android, Java
+    "sh", "bash", "so", "deb", "rpm", "run", "appimage",
+    // macOS.
+    "app", "dmg", "pkg", "dylib",
+    // Android, Java.
     "apk", "jar", "class",
 ];
 
@@ -98,7 +102,9 @@ impl fmt::Display for Magic {
 pub enum Refusal {
     #[error("public files named *.{extension} are refused by this host (extension filter)")]
     Extension { extension: String },
-    #[error("public file {name:?} starts like {magic}; executables are refused by this host (magic-bytes filter)")]
+    #[error(
+        "public file {name:?} starts like {magic}; executables are refused by this host (magic-bytes filter)"
+    )]
     Magic { name: String, magic: Magic },
 }
 
@@ -252,7 +258,15 @@ mod tests {
                 other => panic!("{bytes:?}: {other:?}"),
             }
         }
-        for benign in [&b""[..], b"M", b"MX", b"\x7fEL", b"#", b"PK\x03\x04", b"%PDF-1.7"] {
+        for benign in [
+            &b""[..],
+            b"M",
+            b"MX",
+            b"\x7fEL",
+            b"#",
+            b"PK\x03\x04",
+            b"%PDF-1.7",
+        ] {
             assert_eq!(magic_of(benign), None, "{benign:?}");
         }
     }

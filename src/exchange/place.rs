@@ -136,9 +136,7 @@ impl Placer for ExchangePlacer {
     }
 
     fn place_public(&self, shards: &[(BlockId, &[u8])], hint: &PublicHint<'_>) -> Placed {
-        let (holders, refused) = self
-            .runtime
-            .block_on(self.place_async(shards, Some(hint)));
+        let (holders, refused) = self.runtime.block_on(self.place_async(shards, Some(hint)));
         Placed {
             holders,
             keep_local: self.keep_local,

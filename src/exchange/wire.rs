@@ -647,10 +647,7 @@ mod tests {
         };
         assert_eq!(with(1, 2), Err(WireError::Range("put-public version")));
         assert_eq!(with(34, 2), Err(WireError::Range("put-public flags")));
-        assert_eq!(
-            with(35, 1),
-            Err(WireError::Range("put-public name length"))
-        );
+        assert_eq!(with(35, 1), Err(WireError::Range("put-public name length")));
         let mut bad = body.to_vec();
         bad[37] = 0xff;
         assert!(Message::decode(&bad).is_err());

@@ -198,7 +198,10 @@ impl Store {
             }
             Kind::Dir => {
                 let d = DirBody::decode(&body).map_err(bad)?;
-                if d.entries.iter().any(|e| e.cap.is_public() != cap.is_public()) {
+                if d.entries
+                    .iter()
+                    .any(|e| e.cap.is_public() != cap.is_public())
+                {
                     return Err(StoreError::Integrity(mixed(cap)));
                 }
                 Body::Dir(d)
@@ -429,7 +432,10 @@ impl Store {
 /// Every chunk under `cap` must be sealed if the cap is private and
 /// plaintext if it is public.
 fn check_chunks_match(cap: &Cap, chunks: &[ChunkRef]) -> Result<(), StoreError> {
-    if chunks.iter().any(|c| c.cipher.is_plain() != cap.is_public()) {
+    if chunks
+        .iter()
+        .any(|c| c.cipher.is_plain() != cap.is_public())
+    {
         return Err(StoreError::Integrity(mixed(cap)));
     }
     Ok(())
