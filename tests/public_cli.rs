@@ -45,7 +45,10 @@ fn add_public_then_every_store_command_on_its_cap() {
     // Text output says what it is.
     let again = ok(cairn(&dd, &["add", "--public", path]));
     let text = String::from_utf8_lossy(&again.stdout);
-    assert!(text.contains("cairn-pub:") && text.contains("public share"), "{text}");
+    assert!(
+        text.contains("cairn-pub:") && text.contains("public share"),
+        "{text}"
+    );
 
     let ls = json(&ok(cairn(&dd, &["--json", "ls", &cap])));
     let file_cap = ls["entries"][0]["cap"].as_str().unwrap().to_owned();
