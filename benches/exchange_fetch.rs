@@ -105,6 +105,7 @@ fn setup() -> Net {
     // This thread is outside the runtime: the placer blocks on it directly.
     let opts = AddOptions {
         redundancy: Some(Redundancy::new(4, 2).unwrap()),
+        ..Default::default()
     };
     let rep = owner.add(&[path], &opts, &mut |_| {}).unwrap().remove(0);
     let p = rep.placement.clone().unwrap();

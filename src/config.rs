@@ -23,6 +23,42 @@ pub struct Config {
     pub peers: PeersConfig,
     pub placement: PlacementConfig,
     pub exchange: ExchangeLimitsConfig,
+    pub host: HostConfig,
+}
+
+/// Host filters: what this node refuses to keep for others among public
+/// (plaintext) shares. Encrypted shards cannot be filtered by type (the
+/// host sees only ciphertext); their limits are `store.quota_hosted`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HostConfig {
+    /// Filter public shares by type at all.
+    pub public_filter: bool,
+    /// Extensions refused (case-insensitive, without the dot).
+    pub refuse_extensions: Vec<String>,
+    /// Refuse files whose first bytes are an executable's magic bytes.
+    pub refuse_magic: bool,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        let f = crate::exchange::filter::HostFilter::default();
+        HostConfig {
+            public_filter: f.enabled,
+            refuse_extensions: f.refuse_extensions,
+            refuse_magic: f.refuse_magic,
+        }
+    }
+}
+
+impl From<&HostConfig> for crate::exchange::filter::HostFilter {
+    fn from(c: &HostConfig) -> Self {
+        crate::exchange::filter::HostFilter {
+            enabled: c.public_filter,
+            refuse_extensions: c.refuse_extensions.clone(),
+            refuse_magic: c.refuse_magic,
+        }
+    }
 }
 
 /// Where `cairn add` puts shards when the node has peers.
@@ -303,6 +339,23 @@ up = 0
 down = 0
 peer_up = 0
 peer_down = 0
+
+[host]
+# What this node keeps for others of public shares (`cairn add --public`,
+# plaintext). Encrypted shards cannot be filtered by type: a host sees only
+# ciphertext. true: apply the two rules below to public shares.
+public_filter = true
+# Public files with these extensions are refused (case-insensitive, no dot).
+# The default refuses programs, installers, libraries and scripts.
+refuse_extensions = [
+  "exe", "dll", "sys", "msi", "msp", "scr", "com", "pif", "cpl", "lnk", "bat",
+  "cmd", "ps1", "psm1", "vbs", "vbe", "wsf", "wsh", "hta", "jse", "sh",
+  "bash", "so", "deb", "rpm", "run", "appimage", "app", "dmg", "pkg", "dylib",
+  "apk", "jar", "class",
+]
+# Refuse public files whose first bytes are an executable's magic: Windows
+# PE (MZ), ELF, Mach-O, Java class, WebAssembly, #! scripts.
+refuse_magic = true
 "#;
 
 /// Why the configuration could not be loaded.

@@ -177,6 +177,7 @@ async fn add(store: &Store, path: PathBuf) -> AddReport {
     tokio::task::spawn_blocking(move || {
         let opts = AddOptions {
             redundancy: Some(Redundancy::new(4, 2).unwrap()),
+            ..Default::default()
         };
         store.add(&[path], &opts, &mut |_| {}).unwrap().remove(0)
     })

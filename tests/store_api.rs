@@ -221,6 +221,7 @@ fn bad_inputs_through_the_daemon_give_a_clear_message_and_the_right_exit_code() 
         paths: vec!["relative/path".into()],
         redundancy: None,
         copies: None,
+        public: false,
     };
     let e = rt.block_on(client.add(&req)).unwrap_err();
     assert_eq!(

@@ -520,6 +520,7 @@ fn copies_and_other_redundancies_survive_losing_all_but_k_shards() {
                 std::slice::from_ref(&f),
                 &AddOptions {
                     redundancy: Some(r),
+                    ..Default::default()
                 },
                 &mut |_| {},
             )

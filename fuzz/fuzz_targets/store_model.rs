@@ -89,7 +89,12 @@ fuzz_target!(|ops: Vec<Op>| {
                 let path = src.join(format!("f{i}"));
                 std::fs::write(&path, &data).unwrap();
                 let r = Redundancy::new(k % 6 + 1, m % 4).ok();
-                match s.add(&[path], &AddOptions { redundancy: r }, &mut |_| {}) {
+                // Odd seeds add a public (plaintext) share: same model.
+                let opts = AddOptions {
+                    redundancy: r,
+                    public: seed % 2 == 1,
+                };
+                match s.add(&[path], &opts, &mut |_| {}) {
                     Ok(mut reps) => {
                         let rep = reps.remove(0);
                         model.insert(i as u8, (rep.cap, data));

@@ -19,6 +19,9 @@ pub struct AddRequest {
     /// N copies (same as 1+(N-1)); exclusive with `redundancy`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copies: Option<u8>,
+    /// Store as a public (plaintext) share with a `cairn-pub:` cap.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public: bool,
 }
 
 /// `POST /v1/store/get`.

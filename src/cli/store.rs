@@ -30,6 +30,11 @@ pub struct AddArgs {
     /// N copies of each chunk (any one suffices); same as --redundancy 1+(N-1).
     #[arg(long, value_name = "N")]
     pub copies: Option<u8>,
+    /// Store as a public share: no encryption, so anyone with the cap (and
+    /// every host) can read it; prints a key-less `cairn-pub:` cap. Hosts
+    /// may refuse some types (executables by default).
+    #[arg(long)]
+    pub public: bool,
 }
 
 /// The store's subcommands, flattened into `Command`.
@@ -409,7 +414,14 @@ fn add(via: &Via<'_>, out: Output, a: AddArgs) -> Result<()> {
                 }
             };
             store
-                .add(&a.paths, &AddOptions { redundancy }, &mut progress)
+                .add(
+                    &a.paths,
+                    &AddOptions {
+                        redundancy,
+                        public: a.public,
+                    },
+                    &mut progress,
+                )
                 .map_err(anyhow::Error::from)
         }
         Via::Daemon(c, rt) => {
@@ -427,6 +439,7 @@ fn add(via: &Via<'_>, out: Output, a: AddArgs) -> Result<()> {
                 paths,
                 redundancy: a.redundancy.map(|r| r.to_string()),
                 copies: a.copies,
+                public: a.public,
             };
             rt.block_on(with_progress(
                 c,
@@ -452,6 +465,14 @@ fn add(via: &Via<'_>, out: Output, a: AddArgs) -> Result<()> {
                 );
                 for sk in &r.skipped {
                     s += &format!("  skipped (not a file or directory): {sk}\n");
+                }
+                if r.public {
+                    s += "  public share: stored unencrypted, readable by anyone with the cap\n";
+                }
+                if let Some(p) = &r.placement {
+                    for why in &p.refused {
+                        s += &format!("  placement: {why}\n");
+                    }
                 }
                 s
             })

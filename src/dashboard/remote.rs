@@ -203,6 +203,7 @@ pub async fn dispatch(client: &ApiClient, action: Action) -> Notice {
                 paths: vec![std::path::PathBuf::from(path)],
                 redundancy: redundancy.map(store_redundancy),
                 copies: None,
+                public: false,
             };
             match client.add(&req).await {
                 Ok(reps) => Ok(reps

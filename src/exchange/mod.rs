@@ -5,6 +5,8 @@
 //!   message type (docs/PROTOCOL.md §7);
 //! - [`session`]: one stream's protocol state, sans-io: what was asked,
 //!   whether an answer was asked for, whether a block matches its id;
+//! - [`filter`]: the host's type filter for public shares, sans-io (file
+//!   name and leading bytes in, accept or the rule that refused out);
 //! - [`limit`]: token buckets, sans-io (time is an argument);
 //! - [`providers`]: who may hold a block when its holders are unknown (the
 //!   DHT plugs in here);
@@ -15,6 +17,7 @@
 //! The store stays ignorant of the network: it sees only the `Placer` and
 //! `ShardSource` traits it defines.
 
+pub mod filter;
 pub mod limit;
 pub mod place;
 pub mod providers;
@@ -22,6 +25,7 @@ pub mod service;
 pub mod session;
 pub mod wire;
 
+pub use filter::HostFilter;
 pub use limit::{Direction, Limiter, Limits, TokenBucket};
 pub use place::{ExchangePlacer, ExchangeSource, install};
 pub use providers::{Candidates, NoProviders, Providers, StaticProviders};

@@ -8,6 +8,11 @@
 //! the store to keep locally (and to report). Must not be called from
 //! inside the runtime's own worker threads (`block_on` would panic); the
 //! store's operations run on `spawn_blocking` threads.
+//!
+//! The shards of a public share go out as `PutPublic`, naming the file (and
+//! marking the shard that begins it), so each host can apply its type
+//! filter; a refusal is reported back (peer and reason) and the shard moves
+//! on like after any other refusal.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -22,7 +27,9 @@ use tracing::{debug, info};
 use super::service::ExchangeHandle;
 use crate::net::Right;
 use crate::store::manifest::ChunkRef;
-use crate::store::{BlockId, Placed, Placer, ShardSource};
+use crate::store::{BlockId, Placed, Placer, PublicHint, ShardSource};
+
+use super::service::ExchangeError;
 
 /// Places shards on peers through the exchange.
 pub struct ExchangePlacer {
@@ -63,15 +70,28 @@ impl ExchangePlacer {
         peers
     }
 
-    async fn place_async(&self, shards: &[(BlockId, &[u8])]) -> Vec<Vec<[u8; 32]>> {
+    /// Returns per shard the peers holding it, and the refusals met.
+    async fn place_async(
+        &self,
+        shards: &[(BlockId, &[u8])],
+        public: Option<&PublicHint<'_>>,
+    ) -> (Vec<Vec<[u8; 32]>>, Vec<String>) {
         let mut holders = vec![Vec::new(); shards.len()];
+        let mut refused = Vec::new();
         let mut spare = self.candidates().into_iter();
         let mut used: HashSet<NodeId> = HashSet::new();
         let mut running = FuturesUnordered::new();
         let push = |i: usize, peer: NodeId| {
             let ex = self.exchange.clone();
             let bytes = shards[i].1;
-            async move { (i, peer, ex.put(peer, &[], bytes).await) }
+            let public = public.map(|h| (h.name.to_owned(), h.leading == Some(i)));
+            async move {
+                let res = match public {
+                    Some((name, leading)) => ex.put_public(peer, &[], bytes, &name, leading).await,
+                    None => ex.put(peer, &[], bytes).await,
+                };
+                (i, peer, res)
+            }
         };
         for i in 0..shards.len() {
             match spare.next() {
@@ -88,6 +108,12 @@ impl ExchangePlacer {
                 Ok(_) => debug!(%peer, "peer acknowledged another id"),
                 Err(e) => {
                     info!(%peer, error = %e, "placing a shard failed; trying another peer");
+                    if let ExchangeError::Refused { code, reason, .. } = &e {
+                        let line = format!("{peer} refused: {code} ({reason})");
+                        if !refused.contains(&line) {
+                            refused.push(line);
+                        }
+                    }
                     if let Some(p) = spare.by_ref().find(|p| !used.contains(p)) {
                         used.insert(p);
                         running.push(push(i, p));
@@ -95,16 +121,26 @@ impl ExchangePlacer {
                 }
             }
         }
-        holders
+        (holders, refused)
     }
 }
 
 impl Placer for ExchangePlacer {
     fn place(&self, shards: &[(BlockId, &[u8])]) -> Placed {
-        let holders = self.runtime.block_on(self.place_async(shards));
+        let (holders, refused) = self.runtime.block_on(self.place_async(shards, None));
         Placed {
             holders,
             keep_local: self.keep_local,
+            refused,
+        }
+    }
+
+    fn place_public(&self, shards: &[(BlockId, &[u8])], hint: &PublicHint<'_>) -> Placed {
+        let (holders, refused) = self.runtime.block_on(self.place_async(shards, Some(hint)));
+        Placed {
+            holders,
+            keep_local: self.keep_local,
+            refused,
         }
     }
 }

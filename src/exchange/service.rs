@@ -26,10 +26,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::filter::HostFilter;
 use super::limit::{Direction, Limiter, Limits};
 use super::providers::{Candidates, Providers};
 use super::session::{Event, Session, SessionError};
-use super::wire::{ErrorCode, MAX_BLOCK, Message, PROTOCOL, RefusalCode, WantMode};
+use super::wire::{ErrorCode, MAX_BLOCK, Message, PROTOCOL, RefusalCode, WantMode, WireError};
 use crate::net::{ConnPool, PeerPolicy, PoolError, Right, Severity};
 use crate::store::manifest::ChunkRef;
 use crate::store::{BlockId, Class, Store, StoreError};
@@ -61,6 +62,8 @@ pub struct ExchangeConfig {
     /// announce itself as their provider (dropped when the channel is full:
     /// the node re-announces every hosted block at start).
     pub hosted: Option<mpsc::Sender<BlockId>>,
+    /// What this node refuses to keep of public (plaintext) shares.
+    pub public_filter: HostFilter,
 }
 
 impl Default for ExchangeConfig {
@@ -72,6 +75,7 @@ impl Default for ExchangeConfig {
             request_timeout: Duration::from_secs(30),
             keep_local: false,
             hosted: None,
+            public_filter: HostFilter::default(),
         }
     }
 }
@@ -436,11 +440,15 @@ impl ExchangeHandle {
                 Ok(Some(ev)) => ev,
                 Ok(None) => return Ok(()),
                 Err(ExchangeErrorKind::Session(e)) => {
-                    self.shared.policy.offence(
-                        &peer,
-                        Severity::Proven,
-                        "malformed blocks/1 message",
-                    );
+                    // A message type this node does not know may be a newer
+                    // node's (as `PutPublic` once was): refused, not punished.
+                    let severity = match e {
+                        SessionError::Wire(WireError::UnknownType(_)) => Severity::Minor,
+                        _ => Severity::Proven,
+                    };
+                    self.shared
+                        .policy
+                        .offence(&peer, severity, "malformed blocks/1 message");
                     let m = Message::Error {
                         code: ErrorCode::Protocol,
                         message: e.to_string(),
@@ -469,6 +477,18 @@ impl ExchangeHandle {
                     }
                     Event::Put { id, bytes } => {
                         let m = self.accept_put(peer, id, bytes).await;
+                        stream.write_all(&m.encode()).await?;
+                        stream.flush().await?;
+                    }
+                    Event::PutPublic {
+                        id,
+                        leading,
+                        name,
+                        bytes,
+                    } => {
+                        let m = self
+                            .accept_public_put(peer, id, &name, leading, bytes)
+                            .await;
                         stream.write_all(&m.encode()).await?;
                         stream.flush().await?;
                     }
@@ -527,6 +547,33 @@ impl ExchangeHandle {
                 Message::DontHave { id }
             }
         }
+    }
+
+    /// A put of a public share's block: the type filter first (the rights
+    /// check comes before it, so a peer without the right learns only that).
+    async fn accept_public_put(
+        &self,
+        peer: NodeId,
+        id: BlockId,
+        name: &str,
+        leading: bool,
+        bytes: Vec<u8>,
+    ) -> Message {
+        if self.shared.policy.allows(&peer, Right::Store)
+            && let Err(refusal) = self
+                .shared
+                .cfg
+                .public_filter
+                .check(name, leading.then_some(bytes.as_slice()))
+        {
+            debug!(%peer, block = %id, %refusal, "public block refused by the host filter");
+            return Message::PutRefused {
+                id,
+                code: RefusalCode::TypeRefused,
+                reason: refusal.to_string(),
+            };
+        }
+        self.accept_put(peer, id, bytes).await
     }
 
     async fn accept_put(&self, peer: NodeId, id: BlockId, bytes: Vec<u8>) -> Message {
@@ -809,7 +856,32 @@ impl ExchangeHandle {
         let _ = self.command(Command::Begin).await;
         let res = tokio::time::timeout(
             self.shared.cfg.request_timeout,
-            self.put_inner(peer, addrs, bytes),
+            self.put_inner(peer, addrs, bytes, None),
+        )
+        .await
+        .unwrap_or(Err(ExchangeError::Timeout(peer)));
+        let _ = self.command(Command::End).await;
+        res
+    }
+
+    /// Ask `peer` to store `bytes`, a block of the public share `name`
+    /// (`leading`: the bytes begin the file), with a `PutPublic` so the
+    /// host's type filter can refuse it ([`RefusalCode::TypeRefused`]).
+    pub async fn put_public(
+        &self,
+        peer: NodeId,
+        addrs: &[SocketAddr],
+        bytes: &[u8],
+        name: &str,
+        leading: bool,
+    ) -> Result<BlockId, ExchangeError> {
+        if bytes.len() > MAX_BLOCK {
+            return Err(ExchangeError::TooLarge(bytes.len()));
+        }
+        let _ = self.command(Command::Begin).await;
+        let res = tokio::time::timeout(
+            self.shared.cfg.request_timeout,
+            self.put_inner(peer, addrs, bytes, Some((name, leading))),
         )
         .await
         .unwrap_or(Err(ExchangeError::Timeout(peer)));
@@ -822,12 +894,15 @@ impl ExchangeHandle {
         peer: NodeId,
         addrs: &[SocketAddr],
         bytes: &[u8],
+        public: Option<(&str, bool)>,
     ) -> Result<BlockId, ExchangeError> {
         let (_, mut stream) = self.shared.pool.open_stream(peer, addrs, PROTOCOL).await?;
         let mut session = Session::new();
-        let (id, f) = session
-            .put(bytes)
-            .map_err(|source| ExchangeError::Protocol { peer, source })?;
+        let framed = match public {
+            Some((name, leading)) => session.put_public(bytes, name, leading),
+            None => session.put(bytes),
+        };
+        let (id, f) = framed.map_err(|source| ExchangeError::Protocol { peer, source })?;
         self.throttle(peer, Direction::Up, bytes.len() as u64).await;
         stream.write_all(&f).await?;
         stream.flush().await?;

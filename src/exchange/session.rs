@@ -56,6 +56,14 @@ pub enum Event {
         id: BlockId,
         bytes: Vec<u8>,
     },
+    /// The peer asks us to store a block of a public share; `bytes` hash
+    /// to `id`. `name` and `leading` are for the host's type filter.
+    PutPublic {
+        id: BlockId,
+        leading: bool,
+        name: String,
+        bytes: Vec<u8>,
+    },
     /// The peer asked us to store bytes that do not hash to the id given.
     BadPut {
         id: BlockId,
@@ -119,6 +127,31 @@ impl Session {
         ))
     }
 
+    /// The frame asking the peer to store a block of a public share named
+    /// `name` (`leading`: the bytes begin the file), recorded as outstanding.
+    pub fn put_public(
+        &mut self,
+        bytes: &[u8],
+        name: &str,
+        leading: bool,
+    ) -> Result<(BlockId, Vec<u8>), SessionError> {
+        if self.puts.len() >= MAX_OUTSTANDING || bytes.len() > super::wire::MAX_BLOCK {
+            return Err(SessionError::TooMany);
+        }
+        let id = BlockId::of(bytes);
+        self.puts.insert(id);
+        Ok((
+            id,
+            Message::PutPublic {
+                id,
+                leading,
+                name: name.to_owned(),
+                bytes: bytes.to_vec(),
+            }
+            .encode(),
+        ))
+    }
+
     /// Requests of ours not yet answered.
     pub fn outstanding(&self) -> usize {
         self.wanted.len() + self.puts.len()
@@ -152,6 +185,23 @@ impl Session {
             Message::Put { id, bytes } => {
                 if BlockId::of(&bytes) == id {
                     Event::Put { id, bytes }
+                } else {
+                    Event::BadPut { id }
+                }
+            }
+            Message::PutPublic {
+                id,
+                leading,
+                name,
+                bytes,
+            } => {
+                if BlockId::of(&bytes) == id {
+                    Event::PutPublic {
+                        id,
+                        leading,
+                        name,
+                        bytes,
+                    }
                 } else {
                     Event::BadPut { id }
                 }
@@ -301,6 +351,41 @@ mod tests {
             }]
         ));
         assert!(client.receive(&frame(Message::PutAck { id })).is_err());
+    }
+
+    #[test]
+    fn public_puts_carry_their_name_and_are_checked() {
+        let mut server = Session::new();
+        let mut client = Session::new();
+        let (id, f) = client.put_public(b"\x7fELF", "tool", true).unwrap();
+        assert_eq!(
+            server.receive(&f).unwrap(),
+            vec![Event::PutPublic {
+                id,
+                leading: true,
+                name: "tool".into(),
+                bytes: b"\x7fELF".to_vec()
+            }]
+        );
+        let lie = frame(Message::PutPublic {
+            id,
+            leading: false,
+            name: "a.txt".into(),
+            bytes: b"other".to_vec(),
+        });
+        assert_eq!(server.receive(&lie).unwrap(), vec![Event::BadPut { id }]);
+        let refusal = frame(Message::PutRefused {
+            id,
+            code: RefusalCode::TypeRefused,
+            reason: "ELF".into(),
+        });
+        assert!(matches!(
+            client.receive(&refusal).unwrap()[..],
+            [Event::PutRefused {
+                code: RefusalCode::TypeRefused,
+                ..
+            }]
+        ));
     }
 
     #[test]

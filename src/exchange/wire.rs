@@ -6,6 +6,13 @@
 //! hold at most one largest block (the store's largest shard) per stream.
 //! The protocol name carries the version; a new layout gets `blocks/2`.
 //! Decoding is pure (bytes in, message or error out) so it can be fuzzed.
+//!
+//! `PutPublic` (type 9) was added within `blocks/1` rather than as
+//! `blocks/2`: it is a put with a hint (the file name, and whether the bytes
+//! begin the file) for the host's type filter, answered exactly like `Put`;
+//! it carries its own version byte so its layout can change alone. A node
+//! that predates it answers with its ordinary protocol error (unknown
+//! message type) and the adder places the shard elsewhere.
 
 use crate::store::BlockId;
 
@@ -34,6 +41,18 @@ const T_PUT: u8 = 5;
 const T_PUT_ACK: u8 = 6;
 const T_PUT_REFUSED: u8 = 7;
 const T_ERROR: u8 = 8;
+const T_PUT_PUBLIC: u8 = 9;
+
+/// Version of the `PutPublic` layout.
+pub const PUT_PUBLIC_VERSION: u8 = 1;
+/// Longest file name a `PutPublic` carries, bytes (UTF-8). Longer names are
+/// cut from the front so the extension survives.
+pub const MAX_PUBLIC_NAME: usize = 255;
+/// `PutPublic` flag: the bytes begin the file (shard 0 of its first chunk).
+const FLAG_LEADING: u8 = 1;
+/// Fixed part of a `PutPublic` body before the name: type, version, id,
+/// flags, name length.
+const PUT_PUBLIC_FIXED: usize = 1 + 1 + 32 + 1 + 2;
 
 /// What a want-list asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +76,9 @@ pub enum RefusalCode {
     WrongId,
     /// Storing failed locally (disk, database).
     Failed,
+    /// A public share's type is refused by this host's filter (the reason
+    /// names the rule).
+    TypeRefused,
 }
 
 impl RefusalCode {
@@ -67,6 +89,7 @@ impl RefusalCode {
             RefusalCode::NoSpace => 3,
             RefusalCode::WrongId => 4,
             RefusalCode::Failed => 5,
+            RefusalCode::TypeRefused => 6,
         }
     }
     fn from_code(c: u8) -> Option<RefusalCode> {
@@ -76,6 +99,7 @@ impl RefusalCode {
             3 => RefusalCode::NoSpace,
             4 => RefusalCode::WrongId,
             5 => RefusalCode::Failed,
+            6 => RefusalCode::TypeRefused,
             _ => return None,
         })
     }
@@ -89,6 +113,7 @@ impl std::fmt::Display for RefusalCode {
             RefusalCode::NoSpace => "no space lent left",
             RefusalCode::WrongId => "bytes do not match the id",
             RefusalCode::Failed => "storing failed",
+            RefusalCode::TypeRefused => "type refused by the host's filter",
         })
     }
 }
@@ -147,6 +172,17 @@ pub enum Message {
         id: BlockId,
         bytes: Vec<u8>,
     },
+    /// "Store this block of a public (plaintext) share for me": a `Put`
+    /// that names the file, so the host can filter by type; answered like
+    /// a `Put`.
+    PutPublic {
+        id: BlockId,
+        /// The bytes begin the file (its magic bytes, if any, are here).
+        leading: bool,
+        /// The file's name (at most [`MAX_PUBLIC_NAME`] bytes).
+        name: String,
+        bytes: Vec<u8>,
+    },
     PutAck {
         id: BlockId,
     },
@@ -187,6 +223,7 @@ pub fn frame_limit(ty: u8) -> usize {
         T_HAVE | T_DONT_HAVE | T_PUT_ACK => 1 + 32,
         T_PUT_REFUSED => 1 + 32 + 1 + 2 + MAX_TEXT,
         T_ERROR => 1 + 1 + 2 + MAX_TEXT,
+        T_PUT_PUBLIC => PUT_PUBLIC_FIXED + MAX_PUBLIC_NAME + MAX_BLOCK,
         _ => 0,
     }
 }
@@ -199,6 +236,16 @@ fn put_text(out: &mut Vec<u8>, s: &str) {
     }
     out.extend_from_slice(&(end as u16).to_be_bytes());
     out.extend_from_slice(&s.as_bytes()[..end]);
+}
+
+/// The part of `name` a `PutPublic` carries: all of it, or its last
+/// [`MAX_PUBLIC_NAME`] bytes (cut at a char boundary) so the extension stays.
+pub fn public_name(name: &str) -> &str {
+    let mut start = name.len().saturating_sub(MAX_PUBLIC_NAME);
+    while !name.is_char_boundary(start) {
+        start += 1;
+    }
+    &name[start..]
 }
 
 impl Message {
@@ -238,6 +285,23 @@ impl Message {
                 b.reserve(bytes.len() + 33);
                 b.push(ty);
                 b.extend_from_slice(&id.0);
+                b.extend_from_slice(bytes);
+            }
+            Message::PutPublic {
+                id,
+                leading,
+                name,
+                bytes,
+            } => {
+                let name = public_name(name);
+                let bytes = &bytes[..bytes.len().min(MAX_BLOCK)];
+                b.reserve(PUT_PUBLIC_FIXED + name.len() + bytes.len());
+                b.push(T_PUT_PUBLIC);
+                b.push(PUT_PUBLIC_VERSION);
+                b.extend_from_slice(&id.0);
+                b.push(if *leading { FLAG_LEADING } else { 0 });
+                b.extend_from_slice(&(name.len() as u16).to_be_bytes());
+                b.extend_from_slice(name.as_bytes());
                 b.extend_from_slice(bytes);
             }
             Message::PutAck { id } => {
@@ -305,6 +369,34 @@ impl Message {
                     Message::Block { id, bytes }
                 } else {
                     Message::Put { id, bytes }
+                }
+            }
+            T_PUT_PUBLIC => {
+                let version = r.u8()?;
+                if version != PUT_PUBLIC_VERSION {
+                    return Err(WireError::Range("put-public version"));
+                }
+                let id = r.id()?;
+                let leading = match r.u8()? {
+                    0 => false,
+                    FLAG_LEADING => true,
+                    _ => return Err(WireError::Range("put-public flags")),
+                };
+                let n = r.u16()? as usize;
+                if n > MAX_PUBLIC_NAME {
+                    return Err(WireError::Range("put-public name length"));
+                }
+                let name = String::from_utf8(r.take(n)?.to_vec())
+                    .map_err(|_| WireError::Range("put-public name is not UTF-8"))?;
+                let bytes = std::mem::take(&mut r.0).to_vec();
+                if bytes.len() > MAX_BLOCK {
+                    return Err(WireError::Range("put-public block length"));
+                }
+                Message::PutPublic {
+                    id,
+                    leading,
+                    name,
+                    bytes,
                 }
             }
             T_PUT_ACK => Message::PutAck { id: r.id()? },
@@ -455,6 +547,23 @@ mod tests {
                 bytes: vec![],
             },
             Message::PutAck { id: id(8) },
+            Message::PutPublic {
+                id: id(10),
+                leading: true,
+                name: "data.csv".into(),
+                bytes: vec![4, 5],
+            },
+            Message::PutPublic {
+                id: id(11),
+                leading: false,
+                name: String::new(),
+                bytes: vec![],
+            },
+            Message::PutRefused {
+                id: id(12),
+                code: RefusalCode::TypeRefused,
+                reason: "public files named *.exe are refused".into(),
+            },
             Message::PutRefused {
                 id: id(9),
                 code: RefusalCode::NoSpace,
@@ -488,7 +597,11 @@ mod tests {
             // A block's bytes run to the end of the frame: any cut after the
             // id is a shorter block (caught by its hash, not the decoder).
             let open_ended = matches!(m, Message::Block { .. } | Message::Put { .. });
-            let upto = if open_ended { 33 } else { body.len() };
+            let upto = match &m {
+                _ if open_ended => 33,
+                Message::PutPublic { name, .. } => PUT_PUBLIC_FIXED + name.len(),
+                _ => body.len(),
+            };
             for i in 0..upto {
                 assert!(Message::decode(&body[..i]).is_err(), "{m:?} cut at {i}");
             }
@@ -508,6 +621,62 @@ mod tests {
         head.push(T_BLOCK);
         d.push(&head);
         assert!(d.next_message().is_err());
+    }
+
+    #[test]
+    fn put_public_layout_is_exact_and_checked() {
+        let m = Message::PutPublic {
+            id: id(1),
+            leading: true,
+            name: "a.txt".into(),
+            bytes: b"xyz".to_vec(),
+        };
+        let f = m.encode();
+        let body = &f[LEN_PREFIX..];
+        assert_eq!(body[0], 9);
+        assert_eq!(body[1], PUT_PUBLIC_VERSION);
+        assert_eq!(body[2..34], [1; 32]);
+        assert_eq!(body[34], 1);
+        assert_eq!(body[35..37], [0, 5]);
+        assert_eq!(&body[37..42], b"a.txt");
+        assert_eq!(&body[42..], b"xyz");
+        let with = |i: usize, v: u8| {
+            let mut b = body.to_vec();
+            b[i] = v;
+            Message::decode(&b)
+        };
+        assert_eq!(with(1, 2), Err(WireError::Range("put-public version")));
+        assert_eq!(with(34, 2), Err(WireError::Range("put-public flags")));
+        assert_eq!(with(35, 1), Err(WireError::Range("put-public name length")));
+        let mut bad = body.to_vec();
+        bad[37] = 0xff;
+        assert!(Message::decode(&bad).is_err());
+        // A frame over the limit is refused from its header alone.
+        let mut d = Decoder::new();
+        let mut head = ((PUT_PUBLIC_FIXED + MAX_PUBLIC_NAME + MAX_BLOCK + 1) as u32)
+            .to_be_bytes()
+            .to_vec();
+        head.push(T_PUT_PUBLIC);
+        d.push(&head);
+        assert!(matches!(d.need(), Err(WireError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn long_public_names_keep_their_extension() {
+        let long = format!("{}.exe", "é".repeat(200));
+        let cut = public_name(&long).to_owned();
+        assert!(cut.len() <= MAX_PUBLIC_NAME);
+        assert!(cut.ends_with(".exe"));
+        let m = Message::PutPublic {
+            id: id(1),
+            leading: false,
+            name: long,
+            bytes: vec![],
+        };
+        match Message::decode(&m.encode()[LEN_PREFIX..]).unwrap() {
+            Message::PutPublic { name, .. } => assert_eq!(name, cut),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

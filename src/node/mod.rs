@@ -285,6 +285,7 @@ pub async fn run(
             keep_local: config.placement.keep_local,
             hosted: Some(hosted_tx),
             request_timeout: EXCHANGE_REQUEST_TIMEOUT,
+            public_filter: (&config.host).into(),
             ..Default::default()
         },
         blocks_rx,

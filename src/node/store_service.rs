@@ -151,10 +151,11 @@ impl StoreService {
         let guard = self.transfers.start(TransferKind::Add, name);
         let t = guard.transfer().clone();
         let paths = req.paths;
+        let public = req.public;
         self.run(&self.long, move |store| {
             store.add_cancellable(
                 &paths,
-                &AddOptions { redundancy },
+                &AddOptions { redundancy, public },
                 &mut |p| t.set_progress(p.bytes_done, p.bytes_total),
                 t.cancel_flag(),
             )

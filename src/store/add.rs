@@ -10,6 +10,13 @@
 //! #247); the add's root is committed in the same transaction as its last
 //! blocks, after the pack has been fsynced, so a crash at any instant leaves
 //! either no root or a root whose every block is durable.
+//!
+//! A public add (`AddOptions::public`) takes the same path with sealing
+//! left out: chunks and manifests are erasure-coded as plaintext
+//! ([`Cipher::Plain`], no key, no tag), the owner's convergence secret is
+//! never touched, and the placer is told each shard's file name so hosts can
+//! filter public shares by type. The choice is made once per add and
+//! carried down the walk, so one tree is wholly public or wholly private.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -30,7 +37,7 @@ use super::erasure::{self, Redundancy};
 use super::index::{self, BLOCKS, Location, META, MIRRORS, ROOTS, Root};
 use super::manifest::{ChunkRef, DirBody, Entry, FileBody, Head, Meta, Shard};
 use super::pack::{PACK_MAGIC, PackWriter};
-use super::place::PlacementReport;
+use super::place::{MAX_REFUSALS_REPORTED, PlacementReport, PublicHint};
 use super::{Store, StoreError};
 
 /// Commit (fsync the pack, then the index) at least every this many bytes,
@@ -49,6 +56,10 @@ const ENCODERS: usize = 2;
 pub struct AddOptions {
     /// Overrides the configured redundancy.
     pub redundancy: Option<Redundancy>,
+    /// Store as a public share: plaintext chunks and manifests, a
+    /// `cairn-pub:` cap without a key (anyone holding it, and every host,
+    /// can read the bytes).
+    pub public: bool,
 }
 
 /// Progress of an add, reported after every chunk.
@@ -71,6 +82,9 @@ pub struct AddReport {
     pub skipped: Vec<String>,
     pub chunks: u64,
     pub redundancy: String,
+    /// Stored as a public (plaintext) share.
+    #[serde(default)]
+    pub public: bool,
     pub blocks_written: u64,
     pub bytes_written: u64,
     pub blocks_deduped: u64,
@@ -380,10 +394,12 @@ impl<'s> Writer<'s> {
     /// set (an own add only), here otherwise, and here as well when the
     /// placer says to keep a copy, `always_local` asks it (manifests, which
     /// gc and verify walk), or no peer took the shard.
+    /// `public` names a public chunk's file for the hosts' type filters.
     fn put_chunk(
         &mut self,
         sealed: SealedChunk,
         always_local: bool,
+        public: Option<PublicHint<'_>>,
     ) -> Result<ChunkRef, StoreError> {
         let placed = match self.store.placer() {
             Some(p) if self.class == Class::Own => {
@@ -392,10 +408,16 @@ impl<'s> Writer<'s> {
                     .iter()
                     .map(|(id, b)| (*id, b.as_slice()))
                     .collect();
-                Some(p.place(&list))
+                Some(match &public {
+                    Some(hint) => p.place_public(&list, hint),
+                    None => p.place(&list),
+                })
             }
             _ => None,
         };
+        if let Some(p) = &placed {
+            self.note_refusals(&p.refused);
+        }
         let node = self.store.inner.node;
         let mut shards = Vec::with_capacity(sealed.shards.len());
         for (i, (id, bytes)) in sealed.shards.iter().enumerate() {
@@ -434,20 +456,42 @@ impl<'s> Writer<'s> {
         })
     }
 
+    /// Refusals placement reported, kept (deduplicated, bounded) for the
+    /// add's report.
+    fn note_refusals(&mut self, refused: &[String]) {
+        if refused.is_empty() {
+            return;
+        }
+        let (rep, _) = self
+            .placement
+            .get_or_insert_with(|| (PlacementReport::default(), HashSet::new()));
+        for r in refused {
+            if rep.refused.len() < MAX_REFUSALS_REPORTED && !rep.refused.contains(r) {
+                rep.refused.push(r.clone());
+            }
+        }
+    }
+
     /// Store a manifest body (erasure-coded like file data) and its head
-    /// block; returns the cap naming it.
+    /// block; returns the cap naming it. With `public` (the file's or
+    /// directory's name) both are stored as plaintext and the cap is a
+    /// public one.
     pub(crate) fn put_manifest(
         &mut self,
         kind: Kind,
         body: &[u8],
         r: Redundancy,
+        public: Option<&str>,
     ) -> Result<Cap, StoreError> {
+        if let Some(name) = public {
+            return self.put_public_manifest(kind, body, r, name);
+        }
         let conv = &self.store.inner.conv;
         let cipher = self.store.inner.cfg.cipher;
         let mut chunks = Vec::new();
         for piece in body.chunks(MANIFEST_PIECE) {
             let sealed = seal_chunk(conv, cipher, r, piece.to_vec());
-            chunks.push(self.put_chunk(sealed, true)?);
+            chunks.push(self.put_chunk(sealed, true, None)?);
         }
         let head = Head {
             kind,
@@ -476,6 +520,43 @@ impl<'s> Writer<'s> {
             head: id,
             key,
         })
+    }
+
+    /// `put_manifest` of a public share: plaintext body chunks and head,
+    /// no key derived, hosts told the name.
+    fn put_public_manifest(
+        &mut self,
+        kind: Kind,
+        body: &[u8],
+        r: Redundancy,
+        name: &str,
+    ) -> Result<Cap, StoreError> {
+        let hint = PublicHint {
+            name,
+            leading: None,
+        };
+        let mut chunks = Vec::new();
+        for piece in body.chunks(MANIFEST_PIECE) {
+            let chunk = public_chunk(r, piece.to_vec());
+            chunks.push(self.put_chunk(chunk, true, Some(hint))?);
+        }
+        let head = Head {
+            kind,
+            body_len: body.len() as u64,
+            chunks,
+        }
+        .encode();
+        let written = self.blocks_written;
+        let id = self.put(&head)?;
+        if self.blocks_written > written {
+            self.mirror(id, &head)?;
+        }
+        if let Some(p) = self.store.placer().filter(|_| self.class == Class::Own) {
+            let copies = vec![(id, head.as_slice()); r.m as usize + 1];
+            let placed = p.place_public(&copies, &hint);
+            self.note_refusals(&placed.refused);
+        }
+        Ok(Cap::public(kind, id))
     }
 }
 
@@ -554,6 +635,19 @@ pub(crate) fn seal_chunk(
     }
 }
 
+/// A public chunk: erasure-coded as it is, no key, no tag.
+pub(crate) fn public_chunk(r: Redundancy, plain: Vec<u8>) -> SealedChunk {
+    let shards = erasure::encode(r, &plain);
+    SealedChunk {
+        len: plain.len() as u32,
+        cipher: Cipher::Plain,
+        key: [0; 32],
+        redundancy: r,
+        shard_len: r.shard_len(plain.len()) as u32,
+        shards: shards.into_iter().map(|s| (BlockId::of(&s), s)).collect(),
+    }
+}
+
 fn meta_of(md: &std::fs::Metadata) -> Meta {
     Meta {
         mode: md.mode() & 0o7777,
@@ -565,6 +659,8 @@ fn meta_of(md: &std::fs::Metadata) -> Meta {
 /// Per-path state of an add.
 struct Walk<'a> {
     r: Redundancy,
+    /// A public add: plaintext blocks, names told to hosts.
+    public: bool,
     done: u64,
     total: u64,
     files: u64,
@@ -653,7 +749,7 @@ impl Store {
         let mut done = 0;
         let mut reports = Vec::with_capacity(paths.len());
         for p in paths {
-            let rep = self.add_one(p, r, &mut done, total, progress, cancel)?;
+            let rep = self.add_one(p, r, opts.public, &mut done, total, progress, cancel)?;
             reports.push(rep);
         }
         Ok(reports)
@@ -680,10 +776,12 @@ impl Store {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn add_one(
         &self,
         path: &Path,
         r: Redundancy,
+        public: bool,
         done: &mut u64,
         total: u64,
         progress: &mut dyn FnMut(&Progress),
@@ -693,6 +791,7 @@ impl Store {
         let mut w = Writer::new(self, Class::Own)?;
         let mut walk = Walk {
             r,
+            public,
             done: *done,
             total,
             files: 0,
@@ -725,6 +824,7 @@ impl Store {
             skipped: walk.skipped,
             chunks: walk.chunks,
             redundancy: r.to_string(),
+            public,
             blocks_written: w.blocks_written,
             bytes_written: w.bytes_written,
             blocks_deduped: w.blocks_deduped,
@@ -792,7 +892,8 @@ impl Store {
         let md = std::fs::symlink_metadata(path).map_err(|e| open_err(path, e))?;
         let meta = meta_of(&md);
         let body = DirBody { meta, entries }.encode();
-        let cap = w.put_manifest(Kind::Dir, &body, walk.r)?;
+        let name = public_name(path);
+        let cap = w.put_manifest(Kind::Dir, &body, walk.r, walk.public.then_some(&*name))?;
         Ok((cap, size, meta))
     }
 
@@ -813,6 +914,8 @@ impl Store {
         let conv = self.inner.conv.clone();
         let cipher = self.inner.cfg.cipher;
         let r = walk.r;
+        let public = walk.public;
+        let name = public_name(path);
         let mut chunks = Vec::new();
         let mut size = 0u64;
         let chunker = StreamCDC::new(file, min, avg, max).map(|c| c.map(|c| c.data));
@@ -820,12 +923,24 @@ impl Store {
             chunker,
             ENCODERS,
             PIPELINE_DEPTH,
-            |item| item.map(|plain| seal_chunk(&conv, cipher, r, plain)),
+            |item| {
+                item.map(|plain| {
+                    if public {
+                        public_chunk(r, plain)
+                    } else {
+                        seal_chunk(&conv, cipher, r, plain)
+                    }
+                })
+            },
             |item| -> Result<(), StoreError> {
                 walk.check_cancel()?;
                 let sealed = item.map_err(|e| open_err(path, e.into()))?;
                 let len = sealed.len as u64;
-                chunks.push(w.put_chunk(sealed, false)?);
+                let hint = public.then_some(PublicHint {
+                    name: &name,
+                    leading: chunks.is_empty().then_some(0),
+                });
+                chunks.push(w.put_chunk(sealed, false, hint)?);
                 size += len;
                 walk.done += len;
                 walk.chunks += 1;
@@ -847,7 +962,15 @@ impl Store {
         walk.files += 1;
         let meta = meta_of(&before);
         let body = FileBody { size, meta, chunks }.encode();
-        let cap = w.put_manifest(Kind::File, &body, r)?;
+        let cap = w.put_manifest(Kind::File, &body, r, public.then_some(&*name))?;
         Ok((cap, size, meta))
     }
+}
+
+/// The name a public share's shards are announced with: the path's last
+/// component (lossily UTF-8), which is all a host's type filter needs.
+fn public_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }

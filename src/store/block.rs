@@ -1,8 +1,9 @@
 //! Block identities and storage classes.
 //!
 //! A block is named by the BLAKE3 hash of the bytes stored (always ciphertext
-//! or erasure shards of ciphertext), so a host can check what it holds without
-//! being able to read it, and identical blocks are stored once.
+//! or erasure shards of ciphertext, except the plaintext blocks of public
+//! shares, which are meant to be read), so a host can check what it holds
+//! without being able to read it, and identical blocks are stored once.
 
 use std::fmt;
 use std::str::FromStr;

@@ -6,6 +6,12 @@
 //! can neither derive the key nor confirm a guess of the content. Because a
 //! key is only ever used for one plaintext, the AEAD nonce can be fixed (all
 //! zero) without nonce reuse across different messages.
+//!
+//! [`Cipher::Plain`] is the "no encryption" marker of public shares (`cairn
+//! add --public`): it seals and opens as the identity, carries no key and no
+//! tag, and cannot be chosen in the configuration (serde skips it), so a
+//! private add can never select it; only the public add path writes it and
+//! the reader checks that a cap and every chunk under it agree on it.
 
 use aes_gcm_siv::Aes256GcmSiv;
 use chacha20poly1305::XChaCha20Poly1305;
@@ -24,6 +30,9 @@ pub enum Cipher {
     Xchacha20Poly1305,
     /// AES-256-GCM-SIV, code 2.
     Aes256GcmSiv,
+    /// No encryption (public shares), code 0. Not a configurable cipher.
+    #[serde(skip)]
+    Plain,
 }
 
 impl Cipher {
@@ -31,6 +40,20 @@ impl Cipher {
         match self {
             Cipher::Xchacha20Poly1305 => 1,
             Cipher::Aes256GcmSiv => 2,
+            Cipher::Plain => 0,
+        }
+    }
+
+    /// Whether this is the no-encryption marker of public shares.
+    pub fn is_plain(self) -> bool {
+        self == Cipher::Plain
+    }
+
+    /// Bytes sealing adds to a plaintext: the AEAD tag, or 0 for `Plain`.
+    pub fn overhead(self) -> usize {
+        match self {
+            Cipher::Plain => 0,
+            _ => TAG_LEN,
         }
     }
 
@@ -38,13 +61,16 @@ impl Cipher {
         match c {
             1 => Some(Cipher::Xchacha20Poly1305),
             2 => Some(Cipher::Aes256GcmSiv),
+            0 => Some(Cipher::Plain),
             _ => None,
         }
     }
 
-    /// Encrypt `plain` under `key`; the result is `plain.len() + TAG_LEN` long.
+    /// Encrypt `plain` under `key`; the result is `plain.len() +
+    /// self.overhead()` long (`Plain` returns the bytes as they are).
     pub fn seal(self, key: &[u8; 32], plain: &[u8]) -> Vec<u8> {
         let out = match self {
+            Cipher::Plain => return plain.to_vec(),
             Cipher::Xchacha20Poly1305 => {
                 XChaCha20Poly1305::new(key.into()).encrypt(&[0u8; 24].into(), plain)
             }
@@ -57,6 +83,7 @@ impl Cipher {
     /// Decrypt and authenticate; `None` if the ciphertext or key is wrong.
     pub fn open(self, key: &[u8; 32], sealed: &[u8]) -> Option<Vec<u8>> {
         match self {
+            Cipher::Plain => Some(sealed.to_vec()),
             Cipher::Xchacha20Poly1305 => XChaCha20Poly1305::new(key.into())
                 .decrypt(&[0u8; 24].into(), sealed)
                 .ok(),
@@ -104,6 +131,23 @@ mod tests {
             assert_eq!(c.open(&key, &sealed).unwrap(), b"hello");
             sealed[0] ^= 1;
             assert!(c.open(&key, &sealed).is_none());
+        }
+    }
+
+    #[test]
+    fn plain_is_the_identity_and_cannot_be_configured() {
+        assert_eq!(Cipher::Plain.seal(&[0; 32], b"abc"), b"abc");
+        assert_eq!(Cipher::Plain.open(&[0; 32], b"abc").unwrap(), b"abc");
+        assert_eq!(Cipher::Plain.overhead(), 0);
+        assert_eq!(Cipher::Aes256GcmSiv.overhead(), TAG_LEN);
+        #[derive(Deserialize)]
+        struct C {
+            #[allow(dead_code)]
+            cipher: Cipher,
+        }
+        for name in ["plain", "Plain", "none"] {
+            let text = format!("{{\"cipher\":\"{name}\"}}");
+            assert!(serde_json::from_str::<C>(&text).is_err(), "{name}");
         }
     }
 

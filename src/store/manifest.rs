@@ -52,9 +52,10 @@ pub struct ChunkRef {
 }
 
 impl ChunkRef {
-    /// Length of the sealed chunk (plaintext + AEAD tag).
+    /// Length of the sealed chunk (plaintext + AEAD tag; the plaintext
+    /// alone for a public chunk).
     pub fn sealed_len(&self) -> usize {
-        self.len as usize + super::crypto::TAG_LEN
+        self.len as usize + self.cipher.overhead()
     }
 }
 
@@ -372,11 +373,14 @@ impl<'a> Reader<'a> {
         }
         let cipher = Cipher::from_code(self.u8()?).ok_or(ManifestError::Range("cipher"))?;
         let key = self.array::<32>()?;
+        if cipher.is_plain() && key != [0; 32] {
+            return Err(ManifestError::Range("key of a plaintext chunk"));
+        }
         let k = self.u8()?;
         let m = self.u8()?;
         let redundancy = Redundancy::new(k, m).map_err(|_| ManifestError::Range("redundancy"))?;
         let shard_len = self.u32()?;
-        let sealed = len as usize + super::crypto::TAG_LEN;
+        let sealed = len as usize + cipher.overhead();
         if shard_len as usize != redundancy.shard_len(sealed) {
             return Err(ManifestError::Range("shard length"));
         }
@@ -454,6 +458,36 @@ mod tests {
         for i in 0..f.len() {
             assert!(FileBody::decode(&f[..i]).is_err());
         }
+    }
+
+    fn public_chunk(len: u32) -> ChunkRef {
+        let r = Redundancy::new(2, 1).unwrap();
+        ChunkRef {
+            cipher: Cipher::Plain,
+            key: [0; 32],
+            shard_len: r.shard_len(len as usize) as u32,
+            ..chunk(len)
+        }
+    }
+
+    #[test]
+    fn plaintext_chunks_round_trip_without_tag_or_key() {
+        let f = FileBody {
+            size: 30,
+            meta: Meta::default(),
+            chunks: vec![public_chunk(10), public_chunk(20)],
+        };
+        let enc = f.encode();
+        assert_eq!(FileBody::decode(&enc).unwrap(), f);
+        assert_eq!(f.chunks[0].sealed_len(), 10);
+        // A plaintext chunk that carries a key, or a shard length counting a
+        // tag, is refused.
+        let mut keyed = f.clone();
+        keyed.chunks[0].key = [1; 32];
+        assert!(FileBody::decode(&keyed.encode()).is_err());
+        let mut tagged = f.clone();
+        tagged.chunks[0].shard_len = Redundancy::new(2, 1).unwrap().shard_len(10 + 16) as u32;
+        assert!(FileBody::decode(&tagged.encode()).is_err());
     }
 
     #[test]

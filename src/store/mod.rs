@@ -47,7 +47,7 @@ pub use cap::{Cap, CapError, Kind};
 pub use crypto::Cipher;
 pub use erasure::Redundancy;
 pub use gc::GcReport;
-pub use place::{Placed, PlacementReport, Placer, ShardSource};
+pub use place::{Placed, PlacementReport, Placer, PublicHint, ShardSource};
 pub use read::{ByteRange, LsEntry, LsReport};
 pub use verify::VerifyReport;
 

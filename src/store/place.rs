@@ -20,6 +20,22 @@ pub struct Placed {
     pub holders: Vec<Vec<[u8; 32]>>,
     /// Whether the owner also keeps a local copy of the shards placed.
     pub keep_local: bool,
+    /// Why peers refused shards (one line per distinct reason, naming the
+    /// peer), for the add's report.
+    pub refused: Vec<String>,
+}
+
+/// What hosts are told about the shards of a public (plaintext) share, so
+/// each can filter what it keeps by type (its name's extension, and the
+/// file's leading bytes). Encrypted shards carry no such hint: a host sees
+/// only ciphertext.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublicHint<'a> {
+    /// The name of the file (or directory) the shards belong to.
+    pub name: &'a str,
+    /// Index (in the shards given) of the shard whose bytes begin the file:
+    /// shard 0 of the file's first chunk; `None` for any other chunk.
+    pub leading: Option<usize>,
 }
 
 /// Pushes shards to distinct peers allowed to store them.
@@ -27,6 +43,14 @@ pub trait Placer: Send + Sync {
     /// Place `shards` (id, bytes) of one chunk, each on a different peer
     /// where possible. Shards no peer took are kept locally by the store.
     fn place(&self, shards: &[(BlockId, &[u8])]) -> Placed;
+
+    /// Place the shards of a public share, telling each host `hint` so it
+    /// can refuse types it does not keep. A placer that has no way to tell
+    /// hosts places them as it places any shard.
+    fn place_public(&self, shards: &[(BlockId, &[u8])], hint: &PublicHint<'_>) -> Placed {
+        let _ = hint;
+        self.place(shards)
+    }
 }
 
 /// Fetches blocks this store does not hold.
@@ -51,4 +75,11 @@ pub struct PlacementReport {
     pub peers: u64,
     /// Set when not every shard could go to a distinct peer.
     pub warning: Option<String>,
+    /// Refusals by peers (say, a host's type filter refusing a public
+    /// executable), one line per distinct reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
 }
+
+/// Most distinct refusal lines kept in one report.
+pub const MAX_REFUSALS_REPORTED: usize = 16;

@@ -5,6 +5,12 @@
 //! are missing or damaged. `get` and `cat` run a reader thread that fetches
 //! and opens chunks ahead of the thread writing the output, over a bounded
 //! channel, so output never waits for a whole file and memory stays small.
+//!
+//! Public and private data never mix: a cap's head, every chunk under it and
+//! every directory entry below it must agree with the cap on being public
+//! (plaintext) or private (sealed), or the read fails as damaged. So a
+//! public cap never leads to a decryption and a private cap never to
+//! plaintext, whatever a forged manifest says.
 
 use std::fs;
 use std::io::{self, Write};
@@ -159,15 +165,21 @@ impl Store {
             }
             other => other?,
         };
-        let plain = cap.cipher.open(&cap.key, &sealed).ok_or_else(|| {
-            StoreError::Integrity(format!("head {} fails authentication", cap.head))
-        })?;
+        let plain = if cap.is_public() {
+            // A public head is plaintext: no key, nothing to open.
+            sealed
+        } else {
+            cap.cipher.open(&cap.key, &sealed).ok_or_else(|| {
+                StoreError::Integrity(format!("head {} fails authentication", cap.head))
+            })?
+        };
         let head = Head::decode(&plain).map_err(|e| StoreError::Integrity(e.to_string()))?;
         if head.kind != cap.kind {
             return Err(StoreError::Integrity(
                 "cap kind differs from its head".into(),
             ));
         }
+        check_chunks_match(cap, &head.chunks)?;
         Ok(head)
     }
 
@@ -180,8 +192,21 @@ impl Store {
         }
         let bad = |e: super::manifest::ManifestError| StoreError::Integrity(e.to_string());
         Ok(match head.kind {
-            Kind::File => Body::File(FileBody::decode(&body).map_err(bad)?),
-            Kind::Dir => Body::Dir(DirBody::decode(&body).map_err(bad)?),
+            Kind::File => {
+                let f = FileBody::decode(&body).map_err(bad)?;
+                check_chunks_match(cap, &f.chunks)?;
+                Body::File(f)
+            }
+            Kind::Dir => {
+                let d = DirBody::decode(&body).map_err(bad)?;
+                if d.entries
+                    .iter()
+                    .any(|e| e.cap.is_public() != cap.is_public())
+                {
+                    return Err(StoreError::Integrity(mixed(cap)));
+                }
+                Body::Dir(d)
+            }
         })
     }
 
@@ -402,6 +427,26 @@ impl Store {
         Ok(RmReport {
             unpinned: cap.clone(),
         })
+    }
+}
+
+/// Every chunk under `cap` must be sealed if the cap is private and
+/// plaintext if it is public.
+fn check_chunks_match(cap: &Cap, chunks: &[ChunkRef]) -> Result<(), StoreError> {
+    if chunks
+        .iter()
+        .any(|c| c.cipher.is_plain() != cap.is_public())
+    {
+        return Err(StoreError::Integrity(mixed(cap)));
+    }
+    Ok(())
+}
+
+fn mixed(cap: &Cap) -> String {
+    if cap.is_public() {
+        format!("public share {} refers to encrypted data", cap.head)
+    } else {
+        format!("private cap {} refers to plaintext data", cap.head)
     }
 }
 

@@ -49,6 +49,8 @@ impl Store {
                 std::slice::from_ref(&target),
                 &AddOptions {
                     redundancy: Some(r),
+                    // A public root stays public, a private one private.
+                    public: cap.is_public(),
                 },
                 &mut |_| {},
             )
