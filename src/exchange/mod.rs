@@ -5,6 +5,8 @@
 //!   message type (docs/PROTOCOL.md §7);
 //! - [`session`]: one stream's protocol state, sans-io: what was asked,
 //!   whether an answer was asked for, whether a block matches its id;
+//! - [`lane`]: one long-lived stream per peer with pipelined wants (the
+//!   fetch side of [`service`]);
 //! - [`limit`]: token buckets, sans-io (time is an argument);
 //! - [`providers`]: who may hold a block when its holders are unknown (the
 //!   DHT plugs in here);
@@ -15,6 +17,7 @@
 //! The store stays ignorant of the network: it sees only the `Placer` and
 //! `ShardSource` traits it defines.
 
+pub mod lane;
 pub mod limit;
 pub mod place;
 pub mod providers;
