@@ -482,45 +482,60 @@ async fn start_scripted(endpoint: Endpoint, script: Script) -> (Arc<Seen>, Cance
     let script = Arc::new(script);
     let s2 = seen.clone();
     tokio::spawn(async move {
-        while let Some((_, mut s)) = rx.recv().await {
+        while let Some((_, s)) = rx.recv().await {
             s2.streams.fetch_add(1, SeqCst);
             let (seen, script) = (s2.clone(), script.clone());
+            // Wants are read as they come (so several can be outstanding)
+            // and answered in order by a second task.
+            let (mut rd, mut s) = tokio::io::split(s);
+            let (want_tx, mut want_rx) = mpsc::channel::<cairn::store::BlockId>(1024);
+            let reader_seen = seen.clone();
             tokio::spawn(async move {
                 let mut d = exchange::wire::Decoder::new();
                 let mut buf = vec![0u8; 1 << 16];
                 loop {
-                    let n = match s.read(&mut buf).await {
+                    let n = match rd.read(&mut buf).await {
                         Ok(0) | Err(_) => return,
                         Ok(n) => n,
                     };
                     d.push(&buf[..n]);
                     while let Ok(Some(m)) = d.next_message() {
                         let Message::Want { ids, .. } = m else { return };
-                        seen.wants.fetch_add(ids.len(), SeqCst);
+                        reader_seen.wants.fetch_add(ids.len(), SeqCst);
                         for id in ids {
-                            if let Some(g) = &script.gate {
-                                g.acquire().await.unwrap().forget();
-                            }
-                            if script.answers.is_some_and(|a| seen.answered.load(SeqCst) >= a) {
-                                // Silent from here on, the stream held open.
-                                std::future::pending::<()>().await;
-                            }
-                            let reply = match script.blocks.get(&id) {
-                                Some(b) if script.tamper.contains(&id) => Message::Block {
-                                    id,
-                                    bytes: b.iter().map(|x| x ^ 1).collect(),
-                                },
-                                Some(b) => Message::Block {
-                                    id,
-                                    bytes: b.clone(),
-                                },
-                                None => Message::DontHave { id },
-                            };
-                            seen.answered.fetch_add(1, SeqCst);
-                            if s.write_all(&reply.encode()).await.is_err() {
+                            if want_tx.send(id).await.is_err() {
                                 return;
                             }
                         }
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                while let Some(id) = want_rx.recv().await {
+                    if let Some(g) = &script.gate {
+                        g.acquire().await.unwrap().forget();
+                    }
+                    if script
+                        .answers
+                        .is_some_and(|a| seen.answered.load(SeqCst) >= a)
+                    {
+                        // Silent from here on, the stream held open.
+                        std::future::pending::<()>().await;
+                    }
+                    let reply = match script.blocks.get(&id) {
+                        Some(b) if script.tamper.contains(&id) => Message::Block {
+                            id,
+                            bytes: b.iter().map(|x| x ^ 1).collect(),
+                        },
+                        Some(b) => Message::Block {
+                            id,
+                            bytes: b.clone(),
+                        },
+                        None => Message::DontHave { id },
+                    };
+                    seen.answered.fetch_add(1, SeqCst);
+                    if s.write_all(&reply.encode()).await.is_err() {
+                        return;
                     }
                 }
             });
@@ -541,7 +556,12 @@ fn random_blocks(n: usize, len: usize) -> Vec<Vec<u8>> {
 
 /// An honest node holding `blocks`.
 async fn honest_holder(blocks: &[Vec<u8>]) -> Node {
-    let node = start(bind().await, StoreConfig::default(), StaticProviders::new(Vec::new())).await;
+    let node = start(
+        bind().await,
+        StoreConfig::default(),
+        StaticProviders::new(Vec::new()),
+    )
+    .await;
     for b in blocks {
         node.store.put_block(Class::Hosted, b).unwrap();
     }
@@ -551,7 +571,10 @@ async fn honest_holder(blocks: &[Vec<u8>]) -> Node {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pipelined_wants_with_a_wrong_block_in_the_middle_get_it_elsewhere() {
     let blocks = random_blocks(12, 64 * 1024);
-    let ids: Vec<_> = blocks.iter().map(|b| cairn::store::BlockId::of(b)).collect();
+    let ids: Vec<_> = blocks
+        .iter()
+        .map(|b| cairn::store::BlockId::of(b))
+        .collect();
     let liar_ep = bind().await;
     let liar = (liar_ep.node_id(), vec![liar_ep.local_addr()]);
     let (seen, stop) = start_scripted(
@@ -565,12 +588,17 @@ async fn pipelined_wants_with_a_wrong_block_in_the_middle_get_it_elsewhere() {
     .await;
     let honest = honest_holder(&blocks[5..6]).await;
     let honest_c = (honest.id, vec![honest.endpoint.local_addr()]);
-    let me = start(bind().await, StoreConfig::default(), StaticProviders::new(Vec::new())).await;
+    let me = start(
+        bind().await,
+        StoreConfig::default(),
+        StaticProviders::new(Vec::new()),
+    )
+    .await;
 
-    let got = futures::future::join_all(ids.iter().map(|id| {
-        me.exchange
-            .fetch(*id, vec![liar.clone(), honest_c.clone()])
-    }))
+    let got = futures::future::join_all(
+        ids.iter()
+            .map(|id| me.exchange.fetch(*id, vec![liar.clone(), honest_c.clone()])),
+    )
     .await;
     for (g, b) in got.into_iter().zip(&blocks) {
         assert!(g.unwrap() == *b, "every block arrives, verified");
@@ -589,14 +617,21 @@ async fn pipelined_wants_with_a_wrong_block_in_the_middle_get_it_elsewhere() {
         "one proven offence, against the liar only"
     );
     let stats = honest.exchange.stats().await.unwrap();
-    assert_eq!(stats.up, 64 * 1024, "only the tampered block came from the honest node");
+    assert_eq!(
+        stats.up,
+        64 * 1024,
+        "only the tampered block came from the honest node"
+    );
     stop.cancel();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_peer_that_stalls_mid_pipeline_is_closed_once_and_the_rest_come_from_elsewhere() {
     let blocks = random_blocks(6, 32 * 1024);
-    let ids: Vec<_> = blocks.iter().map(|b| cairn::store::BlockId::of(b)).collect();
+    let ids: Vec<_> = blocks
+        .iter()
+        .map(|b| cairn::store::BlockId::of(b))
+        .collect();
     let staller_ep = bind().await;
     let staller = (staller_ep.node_id(), vec![staller_ep.local_addr()]);
     let (seen, stop) = start_scripted(
@@ -637,7 +672,11 @@ async fn a_peer_that_stalls_mid_pipeline_is_closed_once_and_the_rest_come_from_e
     let offences = me.policy.offences.lock().clone();
     assert_eq!(
         offences,
-        vec![(staller.0, Severity::Minor, "block request timed out".to_owned())],
+        vec![(
+            staller.0,
+            Severity::Minor,
+            "block request timed out".to_owned()
+        )],
         "one stall, one offence"
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -655,7 +694,10 @@ async fn a_peer_that_stalls_mid_pipeline_is_closed_once_and_the_rest_come_from_e
 async fn cancelled_fetches_with_wants_outstanding_leave_the_lane_usable() {
     use std::sync::atomic::Ordering::SeqCst;
     let blocks = random_blocks(5, 16 * 1024);
-    let ids: Vec<_> = blocks.iter().map(|b| cairn::store::BlockId::of(b)).collect();
+    let ids: Vec<_> = blocks
+        .iter()
+        .map(|b| cairn::store::BlockId::of(b))
+        .collect();
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let peer_ep = bind().await;
     let peer = (peer_ep.node_id(), vec![peer_ep.local_addr()]);
@@ -668,7 +710,12 @@ async fn cancelled_fetches_with_wants_outstanding_leave_the_lane_usable() {
         },
     )
     .await;
-    let me = start(bind().await, StoreConfig::default(), StaticProviders::new(Vec::new())).await;
+    let me = start(
+        bind().await,
+        StoreConfig::default(),
+        StaticProviders::new(Vec::new()),
+    )
+    .await;
 
     let tasks: Vec<_> = ids[..4]
         .iter()
@@ -680,7 +727,10 @@ async fn cancelled_fetches_with_wants_outstanding_leave_the_lane_usable() {
     // Four wants outstanding at once on one stream, none answered yet.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while seen.wants.load(SeqCst) < 4 {
-        assert!(std::time::Instant::now() < deadline, "the wants never arrived");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the wants never arrived"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(seen.answered.load(SeqCst), 0);

@@ -502,7 +502,12 @@ mod tests {
     }
 
     impl ShardSource for Remote {
-        fn fetch_shards(&self, c: &ChunkRef, present: &[bool], need: usize) -> Vec<(usize, Vec<u8>)> {
+        fn fetch_shards(
+            &self,
+            c: &ChunkRef,
+            present: &[bool],
+            need: usize,
+        ) -> Vec<(usize, Vec<u8>)> {
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.most_in_flight.fetch_max(now, Ordering::SeqCst);
             std::thread::sleep(std::time::Duration::from_millis(5));
@@ -567,7 +572,11 @@ mod tests {
         let opts = AddOptions {
             redundancy: Some(Redundancy::new(4, 2).unwrap()),
         };
-        let cap = store.add(&[path], &opts, &mut |_| {}).unwrap().remove(0).cap;
+        let cap = store
+            .add(&[path], &opts, &mut |_| {})
+            .unwrap()
+            .remove(0)
+            .cap;
         let Body::File(f) = store.open_body(&cap).unwrap() else {
             panic!("a file");
         };
@@ -591,7 +600,10 @@ mod tests {
         store.cat(&cap, None, &mut out).unwrap();
         assert!(out.bytes == data, "the bytes read back are the bytes added");
         let most = remote.most_in_flight.load(Ordering::SeqCst);
-        assert!(most > 1, "chunks are fetched in parallel (at most {most} at once)");
+        assert!(
+            most > 1,
+            "chunks are fetched in parallel (at most {most} at once)"
+        );
         assert!(most <= REMOTE_READERS, "{most} chunks in flight at once");
         // Fetched but not yet written: the readers' chunks in hand, the
         // queue of finished ones, and those held for reordering. The slow
