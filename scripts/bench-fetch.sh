@@ -54,14 +54,15 @@ wait_for() {
 }
 has_line() { [ -s "$1" ] && head -1 "$1" | jq -e .ticket >/dev/null; }
 
-# Start the daemons.
-for i in $(seq "$NODES"); do
-    d=$WORK/n$i; mkdir -p "$d"
+# start_node I: start daemon I in the background (its pid goes to PIDS).
+start_node() {
+    local d=$WORK/n$1; mkdir -p "$d"
     RUST_LOG=${RUST_LOG:-warn} "$CAIRN" --data-dir "$d" --json daemon \
         --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --no-mdns \
-        > "$d.ready" 2> "$d.log" &
+        > "$d.ready" 2>> "$d.log" &
     PIDS+=($!)
-done
+}
+for i in $(seq "$NODES"); do start_node "$i"; done
 for i in $(seq "$NODES"); do
     wait_for 30 "node $i's ready line" has_line "$WORK/n$i.ready"
 done
@@ -87,6 +88,16 @@ cap=$(jq -r '.. | .cap? // empty' "$WORK/add.json" | head -1)
 kept=$(jq -r '[.. | .shards_kept_local? // empty] | add // 0' "$WORK/add.json")
 [ -n "$cap" ] || { echo "add printed no cap:" >&2; cat "$WORK/add.json" >&2; exit 1; }
 [ "$kept" = 0 ] || echo "warning: $kept shards stayed on the reader (not enough peers took them)" >&2
+
+# Restart the reader so its peak RSS is the fetch's own, not what the add
+# left in its heap; it redials the peers it knows.
+kill -TERM "$rpid"
+wait "$rpid" 2>/dev/null || true
+start_node "$NODES"
+rpid=${PIDS[$((${#PIDS[@]} - 1))]}
+wait_for 30 "node $NODES's ready line after its restart" has_line "$reader.ready"
+wait_for 60 "node $NODES to redial the $((NODES - 1)) others after its restart" connected
+rss_before=$(awk '/^VmRSS/ {print $2}' "/proc/$rpid/status")
 
 # socat_copy NAME SOCAT_OPTS: one loopback TCP transfer of INPUT's bytes.
 socat_copy() {
@@ -129,6 +140,7 @@ printf "%-40s %7.2f s  %7.0f MiB/s\n" "socat, one TCP connection" "$t_s" "$(echo
 printf "%-40s %7.2f s  %7.0f MiB/s\n" "socat -b 262144, one TCP connection" "$t_b" "$(echo "$mib / $t_b" | bc -l)"
 printf "%-40s %7d MB (median of runs; max %d MB)\n" "reader daemon peak RSS during cat" \
     $(( $(median < "$WORK/hwm.times") / 1024 )) $(( $(sort -n "$WORK/hwm.times" | tail -1) / 1024 ))
+printf "%-40s %7d MB\n" "reader daemon RSS before the first cat" $((rss_before / 1024))
 printf "%-40s %7d MB\n" "cairn cat client peak RSS" $(( $(median < "$WORK/cli.times") / 1024 ))
 printf "%-40s %7d MB (VmHWM %d MB)\n" "idle daemon RSS (10 s after start)" $((idle_rss / 1024)) $((idle_hwm / 1024))
 echo
