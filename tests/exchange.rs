@@ -78,6 +78,15 @@ fn exchange_cfg() -> ExchangeConfig {
 
 /// A real node: pool, router with `blocks/1`, store, exchange, hooks.
 async fn start(endpoint: Endpoint, store_cfg: StoreConfig, providers: StaticProviders) -> Node {
+    start_with(endpoint, store_cfg, providers, exchange_cfg()).await
+}
+
+async fn start_with(
+    endpoint: Endpoint,
+    store_cfg: StoreConfig,
+    providers: StaticProviders,
+    cfg: ExchangeConfig,
+) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let id = endpoint.node_id();
     let store = Store::open(
@@ -103,7 +112,7 @@ async fn start(endpoint: Endpoint, store_cfg: StoreConfig, providers: StaticProv
         store.clone(),
         policy.clone(),
         Arc::new(providers),
-        exchange_cfg(),
+        cfg,
         rx,
         cancel.clone(),
     );
@@ -147,10 +156,23 @@ async fn start_tamperer(endpoint: Endpoint) -> CancellationToken {
                             Message::Want {
                                 mode: WantMode::Block,
                                 ids,
-                            } => Message::Block {
-                                id: ids[0],
-                                bytes: vec![0x66; 4096],
-                            },
+                            } => {
+                                // Every id of a want-list gets wrong bytes.
+                                let mut out = Vec::new();
+                                for id in ids {
+                                    out.extend(
+                                        Message::Block {
+                                            id,
+                                            bytes: vec![0x66; 4096],
+                                        }
+                                        .encode(),
+                                    );
+                                }
+                                if s.write_all(&out).await.is_err() {
+                                    return;
+                                }
+                                continue;
+                            }
                             _ => return,
                         };
                         if s.write_all(&reply.encode()).await.is_err() {
@@ -422,4 +444,310 @@ async fn put_beyond_the_hosted_quota_is_refused_clearly() {
     assert_eq!(s.in_flight, 0);
     assert_eq!(s.peers.len(), 1);
     assert!(s.up >= 12_000 && s.down >= 6_000, "{s:?}");
+}
+
+/// How a scripted peer answers the wants of its `blocks/1` streams.
+#[derive(Default)]
+struct Script {
+    blocks: std::collections::HashMap<cairn::store::BlockId, Vec<u8>>,
+    /// Ids answered with wrong bytes.
+    tamper: HashSet<cairn::store::BlockId>,
+    /// Answers given in all before the peer falls silent (None: no limit).
+    answers: Option<usize>,
+    /// When set, each answer waits for a permit.
+    gate: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+/// What a scripted peer saw.
+#[derive(Default)]
+struct Seen {
+    streams: std::sync::atomic::AtomicUsize,
+    wants: std::sync::atomic::AtomicUsize,
+    answered: std::sync::atomic::AtomicUsize,
+}
+
+/// A peer speaking `blocks/1` by a script: answers wants in order, one
+/// block frame per id, as a real node does.
+async fn start_scripted(endpoint: Endpoint, script: Script) -> (Arc<Seen>, CancellationToken) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let cancel = CancellationToken::new();
+    let (tx, mut rx) = mpsc::channel::<(Connection, Stream)>(64);
+    let pool = ConnPool::new(
+        endpoint.clone(),
+        Router::new().route(exchange::PROTOCOL, tx),
+        cancel.clone(),
+    );
+    let p = pool.clone();
+    tokio::spawn(async move { p.accept_from(endpoint).await });
+    let seen = Arc::new(Seen::default());
+    let script = Arc::new(script);
+    let s2 = seen.clone();
+    tokio::spawn(async move {
+        while let Some((_, s)) = rx.recv().await {
+            s2.streams.fetch_add(1, SeqCst);
+            let (seen, script) = (s2.clone(), script.clone());
+            // Wants are read as they come (so several can be outstanding)
+            // and answered in order by a second task.
+            let (mut rd, mut s) = tokio::io::split(s);
+            let (want_tx, mut want_rx) = mpsc::channel::<cairn::store::BlockId>(1024);
+            let reader_seen = seen.clone();
+            tokio::spawn(async move {
+                let mut d = exchange::wire::Decoder::new();
+                let mut buf = vec![0u8; 1 << 16];
+                loop {
+                    let n = match rd.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    d.push(&buf[..n]);
+                    while let Ok(Some(m)) = d.next_message() {
+                        let Message::Want { ids, .. } = m else { return };
+                        reader_seen.wants.fetch_add(ids.len(), SeqCst);
+                        for id in ids {
+                            if want_tx.send(id).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                while let Some(id) = want_rx.recv().await {
+                    if let Some(g) = &script.gate {
+                        g.acquire().await.unwrap().forget();
+                    }
+                    if script
+                        .answers
+                        .is_some_and(|a| seen.answered.load(SeqCst) >= a)
+                    {
+                        // Silent from here on, the stream held open.
+                        std::future::pending::<()>().await;
+                    }
+                    let reply = match script.blocks.get(&id) {
+                        Some(b) if script.tamper.contains(&id) => Message::Block {
+                            id,
+                            bytes: b.iter().map(|x| x ^ 1).collect(),
+                        },
+                        Some(b) => Message::Block {
+                            id,
+                            bytes: b.clone(),
+                        },
+                        None => Message::DontHave { id },
+                    };
+                    seen.answered.fetch_add(1, SeqCst);
+                    if s.write_all(&reply.encode()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (seen, cancel)
+}
+
+fn random_blocks(n: usize, len: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|_| {
+            let mut b = vec![0u8; len];
+            rand::Rng::fill(&mut rand::thread_rng(), &mut b[..]);
+            b
+        })
+        .collect()
+}
+
+/// An honest node holding `blocks`.
+async fn honest_holder(blocks: &[Vec<u8>]) -> Node {
+    let node = start(
+        bind().await,
+        StoreConfig::default(),
+        StaticProviders::new(Vec::new()),
+    )
+    .await;
+    for b in blocks {
+        node.store.put_block(Class::Hosted, b).unwrap();
+    }
+    node
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pipelined_wants_with_a_wrong_block_in_the_middle_get_it_elsewhere() {
+    let blocks = random_blocks(12, 64 * 1024);
+    let ids: Vec<_> = blocks
+        .iter()
+        .map(|b| cairn::store::BlockId::of(b))
+        .collect();
+    let liar_ep = bind().await;
+    let liar = (liar_ep.node_id(), vec![liar_ep.local_addr()]);
+    let (seen, stop) = start_scripted(
+        liar_ep,
+        Script {
+            blocks: ids.iter().copied().zip(blocks.iter().cloned()).collect(),
+            tamper: [ids[5]].into(),
+            ..Script::default()
+        },
+    )
+    .await;
+    let honest = honest_holder(&blocks[5..6]).await;
+    let honest_c = (honest.id, vec![honest.endpoint.local_addr()]);
+    let me = start(
+        bind().await,
+        StoreConfig::default(),
+        StaticProviders::new(Vec::new()),
+    )
+    .await;
+
+    let got = futures::future::join_all(
+        ids.iter()
+            .map(|id| me.exchange.fetch(*id, vec![liar.clone(), honest_c.clone()])),
+    )
+    .await;
+    for (g, b) in got.into_iter().zip(&blocks) {
+        assert!(g.unwrap() == *b, "every block arrives, verified");
+    }
+    use std::sync::atomic::Ordering::SeqCst;
+    assert_eq!(seen.streams.load(SeqCst), 1, "all wants shared one stream");
+    assert_eq!(seen.wants.load(SeqCst), 12);
+    let offences = me.policy.offences.lock().clone();
+    assert_eq!(
+        offences,
+        vec![(
+            liar.0,
+            Severity::Proven,
+            "sent a block that does not match its id".to_owned()
+        )],
+        "one proven offence, against the liar only"
+    );
+    let stats = honest.exchange.stats().await.unwrap();
+    assert_eq!(
+        stats.up,
+        64 * 1024,
+        "only the tampered block came from the honest node"
+    );
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_peer_that_stalls_mid_pipeline_is_closed_once_and_the_rest_come_from_elsewhere() {
+    let blocks = random_blocks(6, 32 * 1024);
+    let ids: Vec<_> = blocks
+        .iter()
+        .map(|b| cairn::store::BlockId::of(b))
+        .collect();
+    let staller_ep = bind().await;
+    let staller = (staller_ep.node_id(), vec![staller_ep.local_addr()]);
+    let (seen, stop) = start_scripted(
+        staller_ep,
+        Script {
+            blocks: ids.iter().copied().zip(blocks.iter().cloned()).collect(),
+            answers: Some(2),
+            ..Script::default()
+        },
+    )
+    .await;
+    let honest = honest_holder(&blocks).await;
+    let honest_c = (honest.id, vec![honest.endpoint.local_addr()]);
+    let me = start_with(
+        bind().await,
+        StoreConfig::default(),
+        StaticProviders::new(Vec::new()),
+        ExchangeConfig {
+            request_timeout: Duration::from_millis(800),
+            ..ExchangeConfig::default()
+        },
+    )
+    .await;
+
+    let t0 = std::time::Instant::now();
+    let got = futures::future::join_all(ids.iter().map(|id| {
+        me.exchange
+            .fetch(*id, vec![staller.clone(), honest_c.clone()])
+    }))
+    .await;
+    for (g, b) in got.into_iter().zip(&blocks) {
+        assert!(g.unwrap() == *b);
+    }
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    use std::sync::atomic::Ordering::SeqCst;
+    assert_eq!(seen.answered.load(SeqCst), 2);
+    assert_eq!(seen.wants.load(SeqCst), 6, "all six were outstanding on it");
+    let offences = me.policy.offences.lock().clone();
+    assert_eq!(
+        offences,
+        vec![(
+            staller.0,
+            Severity::Minor,
+            "block request timed out".to_owned()
+        )],
+        "one stall, one offence"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while me.exchange.pool().get(&staller.0).is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stalled connection was not closed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancelled_fetches_with_wants_outstanding_leave_the_lane_usable() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let blocks = random_blocks(5, 16 * 1024);
+    let ids: Vec<_> = blocks
+        .iter()
+        .map(|b| cairn::store::BlockId::of(b))
+        .collect();
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let peer_ep = bind().await;
+    let peer = (peer_ep.node_id(), vec![peer_ep.local_addr()]);
+    let (seen, stop) = start_scripted(
+        peer_ep,
+        Script {
+            blocks: ids.iter().copied().zip(blocks.iter().cloned()).collect(),
+            gate: Some(gate.clone()),
+            ..Script::default()
+        },
+    )
+    .await;
+    let me = start(
+        bind().await,
+        StoreConfig::default(),
+        StaticProviders::new(Vec::new()),
+    )
+    .await;
+
+    let tasks: Vec<_> = ids[..4]
+        .iter()
+        .map(|id| {
+            let (ex, id, c) = (me.exchange.clone(), *id, peer.clone());
+            tokio::spawn(async move { ex.fetch(id, vec![c]).await })
+        })
+        .collect();
+    // Four wants outstanding at once on one stream, none answered yet.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while seen.wants.load(SeqCst) < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the wants never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(seen.answered.load(SeqCst), 0);
+    for t in &tasks {
+        t.abort();
+    }
+    for t in tasks {
+        assert!(t.await.unwrap_err().is_cancelled());
+    }
+    // The peer answers the abandoned wants, then the next one.
+    gate.add_permits(5);
+    let got = me.exchange.fetch(ids[4], vec![peer.clone()]).await.unwrap();
+    assert!(got == blocks[4]);
+    assert_eq!(seen.answered.load(SeqCst), 5);
+    assert_eq!(seen.streams.load(SeqCst), 1, "the same lane served it");
+    assert_eq!(me.exchange.open_lanes(), 1);
+    assert!(me.policy.offences.lock().is_empty());
+    stop.cancel();
 }

@@ -7,6 +7,8 @@
 //!   whether an answer was asked for, whether a block matches its id;
 //! - [`filter`]: the host's type filter for public shares, sans-io (file
 //!   name and leading bytes in, accept or the rule that refused out);
+//! - [`lane`]: one long-lived stream per peer with pipelined wants (the
+//!   fetch side of [`service`]);
 //! - [`limit`]: token buckets, sans-io (time is an argument);
 //! - [`providers`]: who may hold a block when its holders are unknown (the
 //!   DHT plugs in here);
@@ -18,6 +20,7 @@
 //! `ShardSource` traits it defines.
 
 pub mod filter;
+pub mod lane;
 pub mod limit;
 pub mod place;
 pub mod providers;

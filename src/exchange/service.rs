@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::filter::HostFilter;
+use super::lane::{Answer, LaneConfig, LaneFail, Lanes};
 use super::limit::{Direction, Limiter, Limits};
 use super::providers::{Candidates, Providers};
 use super::session::{Event, Session, SessionError};
@@ -58,6 +59,8 @@ pub struct ExchangeConfig {
     pub request_timeout: Duration,
     /// Whether the owner keeps a copy of the shards it places on peers.
     pub keep_local: bool,
+    /// Block wants outstanding at once on one peer's fetch lane.
+    pub fetch_depth: usize,
     /// Where the ids of blocks this node agreed to host go, so the node can
     /// announce itself as their provider (dropped when the channel is full:
     /// the node re-announces every hosted block at start).
@@ -74,6 +77,7 @@ impl Default for ExchangeConfig {
             max_inbound: 256,
             request_timeout: Duration::from_secs(30),
             keep_local: false,
+            fetch_depth: super::lane::DEFAULT_DEPTH,
             hosted: None,
             public_filter: HostFilter::default(),
         }
@@ -202,6 +206,7 @@ struct Shared {
     providers: Arc<dyn Providers>,
     cfg: ExchangeConfig,
     cancel: CancellationToken,
+    lanes: Lanes,
 }
 
 /// The exchange, as the rest of the node sees it. Cheap to clone.
@@ -245,6 +250,16 @@ pub fn spawn(
     let handle = ExchangeHandle {
         tx,
         shared: Arc::new(Shared {
+            lanes: Lanes::new(
+                pool.clone(),
+                policy.clone(),
+                LaneConfig {
+                    depth: cfg.fetch_depth,
+                    timeout: cfg.request_timeout,
+                    idle: super::lane::IDLE,
+                },
+                cancel.clone(),
+            ),
             pool,
             store,
             policy,
@@ -469,11 +484,7 @@ impl ExchangeHandle {
                             stream.write_all(&m.encode()).await?;
                             return Ok(());
                         }
-                        for id in ids {
-                            let m = self.answer_want(peer, mode, id).await;
-                            stream.write_all(&m.encode()).await?;
-                        }
-                        stream.flush().await?;
+                        self.answer_wants(peer, mode, ids, stream).await?;
                     }
                     Event::Put { id, bytes } => {
                         let m = self.accept_put(peer, id, bytes).await;
@@ -517,22 +528,65 @@ impl ExchangeHandle {
         }
     }
 
-    async fn answer_want(&self, peer: NodeId, mode: WantMode, id: BlockId) -> Message {
+    /// Answer a want-list in order, each block sent as soon as it is read;
+    /// the next block is read from the store while this one is written, so
+    /// a pipelining peer keeps both the disk and the stream busy.
+    async fn answer_wants(
+        &self,
+        peer: NodeId,
+        mode: WantMode,
+        ids: Vec<BlockId>,
+        stream: &mut Stream,
+    ) -> Result<(), ExchangeError> {
+        let mut ids = ids.into_iter();
+        let mut next = ids.next().map(|id| (id, self.look_up(mode, id)));
+        while let Some((id, lookup)) = next.take() {
+            let got = lookup
+                .await
+                .unwrap_or_else(|e| Err(StoreError::Db(e.to_string())));
+            next = ids.next().map(|id| (id, self.look_up(mode, id)));
+            let m = self.answer_want(peer, mode, id, got).await;
+            stream.write_all(&m.encode()).await?;
+            stream.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Read (or, for `have`, locate) a wanted block on a blocking thread.
+    fn look_up(
+        &self,
+        mode: WantMode,
+        id: BlockId,
+    ) -> tokio::task::JoinHandle<Result<Option<Vec<u8>>, StoreError>> {
         let store = self.shared.store.clone();
-        let got = match mode {
+        match mode {
             WantMode::Have => tokio::task::spawn_blocking(move || {
                 store.location(&id).map(|l| l.map(|_| Vec::new()))
-            })
-            .await
-            .unwrap_or_else(|e| Err(StoreError::Db(e.to_string()))),
-            WantMode::Block => tokio::task::spawn_blocking(move || match store.get_block(&id) {
-                Ok(b) => Ok(Some(b)),
-                Err(StoreError::NotFound(_)) => Ok(None),
-                Err(e) => Err(e),
-            })
-            .await
-            .unwrap_or_else(|e| Err(StoreError::Db(e.to_string()))),
-        };
+            }),
+            WantMode::Block => tokio::task::spawn_blocking(move || {
+                // Only a cache block counts its reads, which takes a write
+                // transaction (a commit); any other block is a plain read.
+                let read = match store.location(&id)? {
+                    None => return Ok(None),
+                    Some(l) if l.class == Class::Cache => store.get_block(&id),
+                    Some(_) => store.read_block(&id),
+                };
+                match read {
+                    Ok(b) => Ok(Some(b)),
+                    Err(StoreError::NotFound(_)) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }),
+        }
+    }
+
+    async fn answer_want(
+        &self,
+        peer: NodeId,
+        mode: WantMode,
+        id: BlockId,
+        got: Result<Option<Vec<u8>>, StoreError>,
+    ) -> Message {
         match got {
             Ok(Some(bytes)) => match mode {
                 WantMode::Have => Message::Have { id },
@@ -635,44 +689,32 @@ impl ExchangeHandle {
 
     // ---- fetching ----
 
-    /// One request for `id` to `peer`.
+    /// One request for `id` to `peer`, on its fetch lane.
     async fn fetch_from(
         &self,
         peer: NodeId,
         addrs: &[SocketAddr],
         id: BlockId,
     ) -> Result<Attempt, ExchangeError> {
-        let (_, mut stream) = self.shared.pool.open_stream(peer, addrs, PROTOCOL).await?;
-        let mut session = Session::new();
-        let f = session
-            .want(WantMode::Block, &[id])
-            .map_err(|source| ExchangeError::Protocol { peer, source })?;
-        stream.write_all(&f).await?;
-        stream.flush().await?;
-        let mut buf = Vec::new();
-        let events = recv(&mut stream, &mut session, &mut buf)
-            .await
-            .map_err(|e| e.with_peer(peer))?;
-        let _ = stream.shutdown().await;
-        let Some(events) = events else {
-            return Ok(Attempt::No);
-        };
-        for ev in events {
-            match ev {
-                Event::Block { bytes, .. } => {
-                    self.throttle(peer, Direction::Down, bytes.len() as u64)
-                        .await;
-                    return Ok(Attempt::Got(bytes));
-                }
-                Event::Tampered { .. } => return Ok(Attempt::Tampered),
-                Event::DontHave { .. } => return Ok(Attempt::No),
-                Event::PeerError { message, .. } => {
-                    return Err(ExchangeError::Peer { peer, message });
-                }
-                _ => {}
+        match self.shared.lanes.want(peer, addrs, id).await {
+            Ok(Answer::Got(bytes)) => {
+                self.throttle(peer, Direction::Down, bytes.len() as u64)
+                    .await;
+                Ok(Attempt::Got(bytes))
             }
+            Ok(Answer::Tampered) => Ok(Attempt::Tampered),
+            Ok(Answer::DontHave) => Ok(Attempt::No),
+            Err(LaneFail::NoAddress) => Err(PoolError::NoAddress(peer).into()),
+            Err(LaneFail::Timeout) => Err(ExchangeError::Timeout(peer)),
+            Err(LaneFail::Protocol(source)) => Err(ExchangeError::Protocol { peer, source }),
+            Err(LaneFail::Peer(message)) => Err(ExchangeError::Peer { peer, message }),
+            Err(e) => Err(ExchangeError::Io(std::io::Error::other(e.to_string()))),
         }
-        Ok(Attempt::No)
+    }
+
+    /// Fetch lanes open now (one per peer being fetched from).
+    pub fn open_lanes(&self) -> usize {
+        self.shared.lanes.open()
     }
 
     /// Try each candidate in turn (then the providers) until one supplies
@@ -721,8 +763,11 @@ impl ExchangeHandle {
             } else {
                 addrs
             };
+            // The lane closes a stalled peer itself (one offence for all
+            // the wants it had outstanding); this bound only guards a
+            // request that waits behind a throttled or slow queue.
             let attempt = tokio::time::timeout(
-                self.shared.cfg.request_timeout,
+                self.shared.cfg.request_timeout * 4,
                 self.fetch_from(peer, &addrs, id),
             )
             .await;
@@ -740,6 +785,9 @@ impl ExchangeHandle {
                 Ok(Err(ExchangeError::Pool(PoolError::NoAddress(_)))) => {
                     // Not reached at all: a provider may name its address.
                     tried.remove(&peer);
+                }
+                Ok(Err(ExchangeError::Timeout(_))) => {
+                    debug!(%peer, block = %id, "peer stalled; its lane was closed");
                 }
                 Ok(Err(e)) => debug!(%peer, block = %id, error = %e, "fetch failed"),
                 Err(_) => {

@@ -30,6 +30,13 @@ use super::{Store, StoreError};
 
 /// Threads reading and opening chunks ahead of the output.
 const READERS: usize = 2;
+/// Threads reading ahead when shards come from peers: each mostly waits on
+/// the network, and more chunks in flight keep every peer's pipeline full.
+/// Memory stays bounded: at most this many chunks in hand plus
+/// [`READ_AHEAD`] finished ones waiting for the output.
+pub const REMOTE_READERS: usize = 6;
+/// Finished chunks (and chunks waiting for a reader) held ahead of the output.
+pub const READ_AHEAD: usize = 4;
 
 /// An inclusive byte range `A-B` (`A-` to the end), as in HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,10 +250,15 @@ impl Store {
             off = next;
         }
         let mut written = 0u64;
+        let readers = if self.shard_source().is_some() {
+            REMOTE_READERS
+        } else {
+            READERS
+        };
         super::pipeline::par_map_ordered(
             wanted.iter(),
-            READERS,
-            4,
+            readers,
+            READ_AHEAD,
             |(off, c)| self.read_chunk(c).map(|p| (*off, p)),
             |item| -> Result<(), StoreError> {
                 let (off, plain) = item?;
@@ -497,4 +509,155 @@ fn set_meta(path: &Path, m: &Meta) -> Result<(), StoreError> {
     drop(f);
     fs::set_permissions(path, fs::Permissions::from_mode(m.mode & 0o7777))
         .map_err(|e| StoreError::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use parking_lot::Mutex;
+
+    use super::*;
+    use crate::config::StoreConfig;
+    use crate::store::place::{Placed, Placer, ShardSource};
+    use crate::store::{AddOptions, Redundancy};
+
+    /// "Peers" in memory: keeps every placed shard, serves them slowly, and
+    /// counts the chunks in flight and how far the reading ran ahead.
+    #[derive(Default)]
+    struct Remote {
+        shards: Mutex<HashMap<BlockId, Vec<u8>>>,
+        in_flight: AtomicUsize,
+        most_in_flight: AtomicUsize,
+        fetched: AtomicUsize,
+    }
+
+    impl Placer for Remote {
+        fn place(&self, shards: &[(BlockId, &[u8])]) -> Placed {
+            let mut m = self.shards.lock();
+            for (id, b) in shards {
+                m.insert(*id, b.to_vec());
+            }
+            Placed {
+                holders: shards.iter().map(|_| vec![[9u8; 32]]).collect(),
+                keep_local: false,
+            }
+        }
+    }
+
+    impl ShardSource for Remote {
+        fn fetch_shards(
+            &self,
+            c: &ChunkRef,
+            present: &[bool],
+            need: usize,
+        ) -> Vec<(usize, Vec<u8>)> {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            let m = self.shards.lock();
+            let got: Vec<(usize, Vec<u8>)> = c
+                .shards
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !present.get(*i).copied().unwrap_or(false))
+                .filter_map(|(i, s)| m.get(&s.id).map(|b| (i, b.clone())))
+                .take(need)
+                .collect();
+            drop(m);
+            self.fetched.fetch_add(1, Ordering::SeqCst);
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            got
+        }
+
+        fn fetch_block(&self, id: &BlockId) -> Option<Vec<u8>> {
+            self.shards.lock().get(id).cloned()
+        }
+    }
+
+    /// A slow output that records how many chunks had been fetched ahead
+    /// of the bytes it was given.
+    struct SlowOut<'r> {
+        remote: &'r Remote,
+        bytes: Vec<u8>,
+        /// Where each chunk ends in the file.
+        ends: Vec<usize>,
+        most_ahead: usize,
+    }
+
+    impl Write for SlowOut<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            self.bytes.extend_from_slice(buf);
+            let written_chunks = self.ends.partition_point(|e| *e <= self.bytes.len());
+            let fetched = self.remote.fetched.load(Ordering::SeqCst);
+            self.most_ahead = self.most_ahead.max(fetched.saturating_sub(written_chunks));
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn reading_from_peers_runs_ahead_in_parallel_but_boundedly() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StoreConfig {
+            chunk_avg: 16 * 1024,
+            ..StoreConfig::default()
+        };
+        let store = Store::open(&dir.path().join("s"), &[1; 32], [2; 32], cfg).unwrap();
+        let remote = Arc::new(Remote::default());
+        store.set_placer(Some(remote.clone()));
+        let mut data = vec![0u8; 2 << 20];
+        rand::Rng::fill(&mut rand::thread_rng(), &mut data[..]);
+        let path = dir.path().join("f.bin");
+        fs::write(&path, &data).unwrap();
+        let opts = AddOptions {
+            redundancy: Some(Redundancy::new(4, 2).unwrap()),
+        };
+        let cap = store
+            .add(&[path], &opts, &mut |_| {})
+            .unwrap()
+            .remove(0)
+            .cap;
+        let Body::File(f) = store.open_body(&cap).unwrap() else {
+            panic!("a file");
+        };
+        assert!(f.chunks.len() > 40, "many chunks: {}", f.chunks.len());
+        store.set_shard_source(Some(remote.clone()));
+        remote.fetched.store(0, Ordering::SeqCst);
+
+        let mut out = SlowOut {
+            remote: &remote,
+            bytes: Vec::new(),
+            ends: f
+                .chunks
+                .iter()
+                .scan(0usize, |end, c| {
+                    *end += c.len as usize;
+                    Some(*end)
+                })
+                .collect(),
+            most_ahead: 0,
+        };
+        store.cat(&cap, None, &mut out).unwrap();
+        assert!(out.bytes == data, "the bytes read back are the bytes added");
+        let most = remote.most_in_flight.load(Ordering::SeqCst);
+        assert!(
+            most > 1,
+            "chunks are fetched in parallel (at most {most} at once)"
+        );
+        assert!(most <= REMOTE_READERS, "{most} chunks in flight at once");
+        // Fetched but not yet written: the readers' chunks in hand, the
+        // queue of finished ones, and those held for reordering. The slow
+        // output makes the readers run as far ahead as they may.
+        assert!(
+            out.most_ahead <= 2 * REMOTE_READERS + 2 * READ_AHEAD,
+            "read ran {} chunks ahead of the output",
+            out.most_ahead
+        );
+    }
 }
