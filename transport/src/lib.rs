@@ -10,6 +10,7 @@
 //! The exact wire format is in `docs/PROTOCOL.md`, section 1.
 
 pub mod config;
+mod buf_pool;
 mod connection;
 pub mod control;
 mod endpoint;
