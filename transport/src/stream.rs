@@ -220,6 +220,7 @@ impl Stream {
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
+            self.ctx.shared.send_gate.queued(n);
             self.wpos += n;
         }
         self.wpos = 0;
@@ -504,6 +505,7 @@ impl AsyncWrite for Stream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        ready!(this.ctx.shared.send_gate.poll_admit(cx));
         this.maybe_rotate();
         let n = buf.len().min(this.max_frame);
         let mut wbuf = buf_pool::take(this.frame_buf);
