@@ -221,17 +221,14 @@ async fn read_counted(
     }
 }
 
-/// Waits for `start`, then writes `total` bytes to `w` in BUF chunks. The
-/// source buffer exists before the clock starts, like the readers' buffers
-/// (1,000 of them would otherwise be allocated and faulted in, 256 MiB,
-/// inside the measured time).
+/// Waits for `start`, then writes `total` bytes to `w` in BUF chunks.
 async fn write_after(
     mut w: cairn_transport::Stream,
     total: usize,
     start: Arc<tokio::sync::Barrier>,
-    data: Vec<u8>,
 ) {
     start.wait().await;
+    let data = vec![0x5au8; BUF];
     let mut sent = 0;
     while sent < total {
         let n = BUF.min(total - sent);
@@ -313,7 +310,7 @@ fn many_streams(c: &mut Criterion) {
                     let polled = Arc::new(AtomicU64::new(0));
                     for (i, (ws, rs)) in pairs.into_iter().enumerate() {
                         readers.spawn(read_counted(rs, PER, counters.clone(), i, polled.clone()));
-                        writers.spawn(write_after(ws, PER, barrier.clone(), vec![0x5au8; BUF]));
+                        writers.spawn(write_after(ws, PER, barrier.clone()));
                     }
                     while polled.load(Ordering::Relaxed) < N as u64 {
                         tokio::time::sleep(Duration::from_millis(1)).await;
