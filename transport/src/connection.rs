@@ -606,7 +606,6 @@ impl<T: futures::io::AsyncRead + futures::io::AsyncWrite + Unpin + Send + 'stati
         };
         cancel.cancel();
         self.ctx.registry.close_all();
-        shared.send_gate.close();
         // Best-effort GoAway; a peer that stopped reading cannot hold us.
         let _ = tokio::time::timeout(
             Duration::from_secs(1),

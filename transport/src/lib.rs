@@ -23,7 +23,6 @@ pub mod noise_io;
 pub mod payload;
 pub mod rotation;
 mod router;
-mod send_gate;
 mod stats;
 mod stream;
 pub mod stream_cipher;

@@ -210,7 +210,6 @@ impl<T: AsyncRead + AsyncWrite + Unpin> futures::io::AsyncWrite for NoiseSocket<
                 let n = free.min(buf.len());
                 this.wplain[this.wplain_len..this.wplain_len + n].copy_from_slice(&buf[..n]);
                 this.wplain_len += n;
-                this.shared.send_gate.sent(n);
                 return Poll::Ready(Ok(n));
             }
             if !this.out_has_room() {

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::identity::NodeId;
-use crate::send_gate::{SEND_QUEUE_LIMIT, SendGate};
 use crate::stream_cipher::CipherKind;
 
 /// Shared per-connection state written by the I/O tasks.
@@ -28,8 +27,6 @@ pub(crate) struct ConnShared {
     pub rtt_us: AtomicU64,
     pub control_ratchets: AtomicU64,
     pub streams_open: AtomicU32,
-    /// Bound on sealed stream bytes queued inside yamux.
-    pub send_gate: SendGate,
     violation: Mutex<Option<&'static str>>,
 }
 
@@ -46,7 +43,6 @@ impl ConnShared {
             rtt_us: AtomicU64::new(0),
             control_ratchets: AtomicU64::new(0),
             streams_open: AtomicU32::new(0),
-            send_gate: SendGate::new(SEND_QUEUE_LIMIT),
             violation: Mutex::new(None),
         }
     }

@@ -30,7 +30,6 @@ use crate::keys::StreamKeys;
 use crate::rotation::{EpochProgress, RotationSchedule};
 use crate::stats::{StreamShared, StreamStats};
 use crate::buf_pool;
-use crate::send_gate::Ticket;
 use crate::stream_cipher::{self, FRAME_HEAD, StreamKey, TAG};
 
 fn now() -> Instant {
@@ -75,8 +74,6 @@ pub struct Stream {
     ),
     progress: EpochProgress,
     schedule: RotationSchedule,
-    /// Place in the connection's send gate.
-    gate_ticket: Arc<Ticket>,
     /// Length of a frame buffer: the largest frame plus its overhead.
     frame_buf: usize,
     /// A sealed frame `wbuf[wpos..wlen]` yamux has not taken yet; borrowed
@@ -163,7 +160,6 @@ impl Stream {
                 acknowledged: false,
             },
             schedule,
-            gate_ticket: Arc::new(Ticket::default()),
             frame_buf: FRAME_HEAD + max_frame + TAG,
             wbuf: None,
             wpos: 0,
@@ -224,7 +220,6 @@ impl Stream {
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            self.ctx.shared.send_gate.queued(n);
             self.wpos += n;
         }
         self.wpos = 0;
@@ -509,7 +504,6 @@ impl AsyncWrite for Stream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        ready!(this.ctx.shared.send_gate.poll_admit(&this.gate_ticket, cx));
         this.maybe_rotate();
         let n = buf.len().min(this.max_frame);
         let mut wbuf = buf_pool::take(this.frame_buf);
@@ -547,7 +541,6 @@ impl AsyncWrite for Stream {
 
 impl Drop for Stream {
     fn drop(&mut self) {
-        self.ctx.shared.send_gate.leave(&self.gate_ticket);
         if let Some(b) = self.wbuf.take() {
             buf_pool::give(b);
         }
