@@ -10,8 +10,8 @@
 //! per-thread pool (`buf_pool`). [`Endpoint`] owns sockets and limits.
 //! The exact wire format is in `docs/PROTOCOL.md`, section 1.
 
-pub mod config;
 mod buf_pool;
+pub mod config;
 mod connection;
 pub mod control;
 mod endpoint;

@@ -24,12 +24,12 @@ use std::time::Instant;
 use futures::io::{AsyncRead as FRead, AsyncWrite as FWrite};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::buf_pool;
 use crate::connection::StreamCtx;
 use crate::control::ControlMsg;
 use crate::keys::StreamKeys;
 use crate::rotation::{EpochProgress, RotationSchedule};
 use crate::stats::{StreamShared, StreamStats};
-use crate::buf_pool;
 use crate::stream_cipher::{self, FRAME_HEAD, StreamKey, TAG};
 
 fn now() -> Instant {
@@ -410,9 +410,8 @@ impl AsyncRead for Stream {
                         .rbuf
                         .get_or_insert_with(|| buf_pool::take(this.frame_buf));
                     if filled < total {
-                        let n = ready!(
-                            Pin::new(&mut this.io).poll_read(cx, &mut rbuf[filled..total])
-                        )?;
+                        let n =
+                            ready!(Pin::new(&mut this.io).poll_read(cx, &mut rbuf[filled..total]))?;
                         if n == 0 {
                             return Poll::Ready(Err(violation(
                                 &this.ctx,
