@@ -6,9 +6,11 @@
 //! [`noise_io`] (Noise transport as a byte pipe with a counted rekey),
 //! yamux, then per connection a control stream ([`control`], sans-io) and
 //! data streams ([`Stream`]) sealed again with [`stream_cipher`] keys that
-//! rotate on the [`rotation`] schedule. [`Endpoint`] owns sockets and limits.
+//! rotate on the [`rotation`] schedule, in frame buffers borrowed from a
+//! per-thread pool (`buf_pool`). [`Endpoint`] owns sockets and limits.
 //! The exact wire format is in `docs/PROTOCOL.md`, section 1.
 
+mod buf_pool;
 pub mod config;
 mod connection;
 pub mod control;

@@ -2,12 +2,17 @@
 //! its own, exposed as tokio `AsyncRead + AsyncWrite`.
 //!
 //! Each `poll_write` seals up to one frame (`max_frame_size`) from the
-//! caller's buffer into a buffer allocated once per stream, so large writes
-//! make large frames and nothing is allocated per frame. Like a `BufWriter`,
-//! a sealed frame may still sit in that buffer when `poll_write` returns:
-//! call `flush` (or `shutdown`) to push it out. The reader opens frames in
-//! place. Rotation is decided by [`crate::rotation::RotationSchedule`] before
-//! each frame; the new key travels on the control stream.
+//! caller's buffer into a frame buffer borrowed from the per-thread
+//! [`crate::buf_pool`], so large writes make large frames and nothing is
+//! allocated per frame. Like a `BufWriter`, a sealed frame may still sit in
+//! that buffer when `poll_write` returns: call `flush` (or `shutdown`) to
+//! push it out; the buffer goes back to the pool once yamux has taken the
+//! frame. The reader opens frames in place: in the caller's buffer when it
+//! has room for the whole frame (no copy of ours at all), else in a
+//! borrowed buffer kept until the plaintext is read out. An idle stream holds
+//! no frame buffer. Rotation is decided by
+//! [`crate::rotation::RotationSchedule`] before each frame; the new key
+//! travels on the control stream.
 
 use std::io;
 use std::pin::Pin;
@@ -19,6 +24,7 @@ use std::time::Instant;
 use futures::io::{AsyncRead as FRead, AsyncWrite as FWrite};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::buf_pool;
 use crate::connection::StreamCtx;
 use crate::control::ControlMsg;
 use crate::keys::StreamKeys;
@@ -34,11 +40,13 @@ enum ReadState {
     Head {
         filled: usize,
     },
+    /// Reading the ciphertext + tag; `filled` bytes of it are in `rbuf`.
     Body {
         len: usize,
         epoch: u32,
         filled: usize,
     },
+    /// Plaintext `rbuf[pos..end]` waits for the caller.
     Plain {
         pos: usize,
         end: usize,
@@ -66,12 +74,19 @@ pub struct Stream {
     ),
     progress: EpochProgress,
     schedule: RotationSchedule,
-    wbuf: Box<[u8]>,
+    /// Length of a frame buffer: the largest frame plus its overhead.
+    frame_buf: usize,
+    /// A sealed frame `wbuf[wpos..wlen]` yamux has not taken yet; borrowed
+    /// from the pool only while it is pending.
+    wbuf: Option<Box<[u8]>>,
     wpos: usize,
     wlen: usize,
     // receiving
     recv_key: Option<StreamKey>,
-    rbuf: Box<[u8]>,
+    head: [u8; FRAME_HEAD],
+    /// The frame being assembled or read out, when it is not assembled in
+    /// the caller's buffer; borrowed from the pool.
+    rbuf: Option<Box<[u8]>>,
     rstate: ReadState,
 }
 
@@ -145,11 +160,13 @@ impl Stream {
                 acknowledged: false,
             },
             schedule,
-            wbuf: vec![0u8; FRAME_HEAD + max_frame + TAG].into_boxed_slice(),
+            frame_buf: FRAME_HEAD + max_frame + TAG,
+            wbuf: None,
             wpos: 0,
             wlen: 0,
             recv_key: None,
-            rbuf: vec![0u8; FRAME_HEAD + max_frame + TAG].into_boxed_slice(),
+            head: [0u8; FRAME_HEAD],
+            rbuf: None,
             rstate: ReadState::Head { filled: 0 },
             ctx,
         })
@@ -192,10 +209,14 @@ impl Stream {
         self.io.flush().await
     }
 
+    /// Hands the pending sealed frame to yamux; the buffer goes back to the
+    /// pool once yamux has all of it.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(wbuf) = &self.wbuf else {
+            return Poll::Ready(Ok(()));
+        };
         while self.wpos < self.wlen {
-            let n =
-                ready!(Pin::new(&mut self.io).poll_write(cx, &self.wbuf[self.wpos..self.wlen]))?;
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &wbuf[self.wpos..self.wlen]))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -203,7 +224,23 @@ impl Stream {
         }
         self.wpos = 0;
         self.wlen = 0;
+        if let Some(b) = self.wbuf.take() {
+            buf_pool::give(b);
+        }
         Poll::Ready(Ok(()))
+    }
+
+    /// Moves `got` bytes of a frame body that were read into the caller's
+    /// buffer into a pooled buffer, because this call returns without them.
+    fn stage(&mut self, partial: &[u8], len: usize, epoch: u32) {
+        let mut b = buf_pool::take(self.frame_buf);
+        b[..partial.len()].copy_from_slice(partial);
+        self.rbuf = Some(b);
+        self.rstate = ReadState::Body {
+            len,
+            epoch,
+            filled: partial.len(),
+        };
     }
 
     /// Announces the next key as soon as the receiver acknowledged the
@@ -326,21 +363,24 @@ impl AsyncRead for Stream {
             match this.rstate {
                 ReadState::Eof => return Poll::Ready(Ok(())),
                 ReadState::Plain { pos, end } => {
+                    let Some(rbuf) = &this.rbuf else {
+                        return Poll::Ready(Err(io::Error::other("no frame buffer")));
+                    };
                     if pos < end {
                         let n = out.remaining().min(end - pos);
-                        out.put_slice(&this.rbuf[pos..pos + n]);
+                        out.put_slice(&rbuf[pos..pos + n]);
                         this.rstate = ReadState::Plain { pos: pos + n, end };
                         this.stats.bytes_rx.fetch_add(n as u64, Ordering::Relaxed);
                         return Poll::Ready(Ok(()));
+                    }
+                    if let Some(b) = this.rbuf.take() {
+                        buf_pool::give(b);
                     }
                     this.rstate = ReadState::Head { filled: 0 };
                 }
                 ReadState::Head { filled } => {
                     if filled == FRAME_HEAD {
-                        let head: [u8; FRAME_HEAD] = this.rbuf[..FRAME_HEAD]
-                            .try_into()
-                            .map_err(|_| io::Error::other("head"))?;
-                        let h = stream_cipher::parse_head(&head, this.max_frame as u32)
+                        let h = stream_cipher::parse_head(&this.head, this.max_frame as u32)
                             .map_err(|_| violation(&this.ctx, "stream frame too long"))?;
                         this.rstate = ReadState::Body {
                             len: h.len as usize,
@@ -350,7 +390,7 @@ impl AsyncRead for Stream {
                         continue;
                     }
                     let n = ready!(
-                        Pin::new(&mut this.io).poll_read(cx, &mut this.rbuf[filled..FRAME_HEAD])
+                        Pin::new(&mut this.io).poll_read(cx, &mut this.head[filled..FRAME_HEAD])
                     )?;
                     if n == 0 {
                         if filled == 0 {
@@ -363,11 +403,15 @@ impl AsyncRead for Stream {
                 }
                 ReadState::Body { len, epoch, filled } => {
                     let total = len + TAG;
+                    if this.rbuf.is_none() && out.remaining() >= total {
+                        return this.read_frame_into(cx, out, len, epoch);
+                    }
+                    let rbuf = this
+                        .rbuf
+                        .get_or_insert_with(|| buf_pool::take(this.frame_buf));
                     if filled < total {
-                        let n = ready!(Pin::new(&mut this.io).poll_read(
-                            cx,
-                            &mut this.rbuf[FRAME_HEAD + filled..FRAME_HEAD + total]
-                        ))?;
+                        let n =
+                            ready!(Pin::new(&mut this.io).poll_read(cx, &mut rbuf[filled..total]))?;
                         if n == 0 {
                             return Poll::Ready(Err(violation(
                                 &this.ctx,
@@ -382,22 +426,69 @@ impl AsyncRead for Stream {
                         continue;
                     }
                     ready!(this.poll_recv_key(cx, epoch))?;
-                    let (head, body) = this.rbuf.split_at_mut(FRAME_HEAD);
-                    let head: [u8; FRAME_HEAD] =
-                        (&*head).try_into().map_err(|_| io::Error::other("head"))?;
-                    let Some(key) = this.recv_key.as_mut() else {
+                    let (Some(key), Some(rbuf)) = (this.recv_key.as_mut(), this.rbuf.as_mut())
+                    else {
                         return Poll::Ready(Err(io::Error::other("no receive key")));
                     };
                     let n = key
-                        .open(&head, &mut body[..total])
+                        .open(&this.head, &mut rbuf[..total])
                         .map_err(|_| violation(&this.ctx, "stream frame failed to decrypt"))?;
-                    this.rstate = ReadState::Plain {
-                        pos: FRAME_HEAD,
-                        end: FRAME_HEAD + n,
-                    };
+                    this.rstate = ReadState::Plain { pos: 0, end: n };
                 }
             }
         }
+    }
+}
+
+impl Stream {
+    /// Reads the body of the current frame straight into the caller's
+    /// buffer (which has room for it) and opens it there. If the body or
+    /// its key is not all here yet, what arrived is moved to a pooled
+    /// buffer before returning `Pending`, since the caller may come back
+    /// with another buffer.
+    fn read_frame_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+        len: usize,
+        epoch: u32,
+    ) -> Poll<io::Result<()>> {
+        let total = len + TAG;
+        let dst = out.initialize_unfilled_to(total);
+        let mut got = 0;
+        while got < total {
+            match Pin::new(&mut self.io).poll_read(cx, &mut dst[got..total]) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(violation(&self.ctx, "truncated stream frame")));
+                }
+                Poll::Ready(Ok(n)) => got += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    if got > 0 {
+                        self.stage(&dst[..got], len, epoch);
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+        match self.poll_recv_key(cx, epoch) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => {
+                self.stage(&dst[..total], len, epoch);
+                return Poll::Pending;
+            }
+        }
+        let Some(key) = self.recv_key.as_mut() else {
+            return Poll::Ready(Err(io::Error::other("no receive key")));
+        };
+        let n = key
+            .open(&self.head, &mut dst[..total])
+            .map_err(|_| violation(&self.ctx, "stream frame failed to decrypt"))?;
+        out.advance(n);
+        self.stats.bytes_rx.fetch_add(n as u64, Ordering::Relaxed);
+        self.rstate = ReadState::Head { filled: 0 };
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -414,11 +505,16 @@ impl AsyncWrite for Stream {
         }
         this.maybe_rotate();
         let n = buf.len().min(this.max_frame);
-        this.wbuf[FRAME_HEAD..FRAME_HEAD + n].copy_from_slice(&buf[..n]);
-        let total = this
-            .send_key
-            .seal(&mut this.wbuf, n)
-            .map_err(io::Error::other)?;
+        let mut wbuf = buf_pool::take(this.frame_buf);
+        wbuf[FRAME_HEAD..FRAME_HEAD + n].copy_from_slice(&buf[..n]);
+        let total = match this.send_key.seal(&mut wbuf, n) {
+            Ok(t) => t,
+            Err(e) => {
+                buf_pool::give(wbuf);
+                return Poll::Ready(Err(io::Error::other(e)));
+            }
+        };
+        this.wbuf = Some(wbuf);
         this.wpos = 0;
         this.wlen = total;
         this.progress.bytes += n as u64;
@@ -444,6 +540,12 @@ impl AsyncWrite for Stream {
 
 impl Drop for Stream {
     fn drop(&mut self) {
+        if let Some(b) = self.wbuf.take() {
+            buf_pool::give(b);
+        }
+        if let Some(b) = self.rbuf.take() {
+            buf_pool::give(b);
+        }
         self.ctx.registry.remove(self.id);
         self.ctx.shared.streams_open.fetch_sub(1, Ordering::AcqRel);
         self.ctx.shared.touch_streams();

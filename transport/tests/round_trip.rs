@@ -185,3 +185,48 @@ async fn router_delivers_streams_to_the_handler_of_their_protocol() {
     assert_eq!(s.protocol(), "blocks/1");
     assert!(dht_rx.try_recv().is_err() && blocks_rx.try_recv().is_err());
 }
+
+/// Frames are opened in the reader's buffer when it has room for a whole
+/// frame and in a pooled buffer otherwise; a frame that arrives in pieces
+/// (yamux credit runs out mid-frame every 256 KiB) is carried over between
+/// calls. Every reader buffer size must see the same bytes.
+#[tokio::test]
+async fn any_reader_buffer_size_sees_the_same_bytes() {
+    let (a, b) = duplex_pair(fast_config()).await;
+    const LEN: usize = 1_200_000;
+    for rbuf in [7usize, 65_483 + 16, 65_536 + 100, 1 << 20] {
+        let data = pattern(rbuf as u32, LEN);
+        let bb = b.clone();
+        let reader = tokio::spawn(async move {
+            let (_, mut s) = bb.accept_stream().await.unwrap();
+            let mut got = Vec::with_capacity(LEN);
+            let mut buf = vec![0u8; rbuf];
+            loop {
+                let n = s.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                if got.len() % 3 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            got
+        });
+        let mut s = a.open_stream("blocks/1").await.unwrap();
+        let mut off = 0;
+        for chunk in [1usize, 1000, 65_483, 200_000].iter().cycle() {
+            if off == LEN {
+                break;
+            }
+            let end = (off + chunk).min(LEN);
+            s.write_all(&data[off..end]).await.unwrap();
+            s.flush().await.unwrap();
+            off = end;
+        }
+        s.shutdown().await.unwrap();
+        let got = reader.await.unwrap();
+        assert_eq!(got.len(), LEN, "reader buffer {rbuf}");
+        assert!(got == data, "bytes differ with reader buffer {rbuf}");
+    }
+}
