@@ -543,6 +543,7 @@ mod tests {
             Placed {
                 holders: shards.iter().map(|_| vec![[9u8; 32]]).collect(),
                 keep_local: false,
+                refused: Vec::new(),
             }
         }
     }
@@ -617,6 +618,7 @@ mod tests {
         fs::write(&path, &data).unwrap();
         let opts = AddOptions {
             redundancy: Some(Redundancy::new(4, 2).unwrap()),
+            ..Default::default()
         };
         let cap = store
             .add(&[path], &opts, &mut |_| {})
