@@ -33,9 +33,18 @@ fn cipher(c: &mut Criterion) {
     let key = [7u8; 32];
     let mut g = c.benchmark_group("cipher");
     g.throughput(Throughput::Bytes(data.len() as u64));
-    for cipher in [Cipher::Xchacha20Poly1305, Cipher::Aes256GcmSiv] {
+    for cipher in [
+        Cipher::Xchacha20Poly1305,
+        Cipher::Aes256GcmSiv,
+        Cipher::Aes256Gcm,
+    ] {
         g.bench_function(format!("{cipher:?}"), |b| {
             b.iter(|| black_box(cipher.seal(&key, &data)))
+        });
+        // Reading back (every fetch and get) opens each chunk once.
+        let sealed = cipher.seal(&key, &data);
+        g.bench_function(format!("{cipher:?}/open"), |b| {
+            b.iter(|| black_box(cipher.open(&key, &sealed)))
         });
     }
     g.finish();

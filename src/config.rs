@@ -144,7 +144,7 @@ impl Default for StoreConfig {
         StoreConfig {
             chunk_avg: 1 << 20,
             redundancy: "4+2".to_owned(),
-            cipher: crate::store::Cipher::Aes256GcmSiv,
+            cipher: crate::store::Cipher::Aes256Gcm,
             quota_own: 0,
             quota_hosted: 0,
             quota_cache: 0,
@@ -280,8 +280,10 @@ chunk_avg = 1048576
 # Default redundancy of `cairn add`: k data + m parity shards per chunk; any
 # k rebuild it. Override per add with --redundancy k+m or --copies N.
 redundancy = "4+2"
-# Cipher of new chunks: "aes256-gcm-siv" or "xchacha20-poly1305".
-cipher = "aes256-gcm-siv"
+# Cipher of new chunks: "aes256-gcm" (fastest to read back here),
+# "aes256-gcm-siv" or "xchacha20-poly1305". Chunks keep the cipher they
+# were written with; all three stay readable.
+cipher = "aes256-gcm"
 # Quotas in bytes per class of block (0: unlimited). A write past a quota
 # is refused whole. own: your files; hosted: space lent to others under
 # contract; cache: others' blocks kept while space is free.

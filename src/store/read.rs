@@ -133,11 +133,13 @@ impl Store {
                  or no peer that holds them could be reached or may be asked)"
             )));
         }
-        erasure::reconstruct(r, &mut shards).map_err(|e| StoreError::Integrity(e.to_string()))?;
+        erasure::reconstruct_data(r, &mut shards)
+            .map_err(|e| StoreError::Integrity(e.to_string()))?;
         let full: Vec<Vec<u8>> = shards.into_iter().take(k).flatten().collect();
         let sealed = erasure::join(r, &full, c.sealed_len());
+        drop(full);
         c.cipher
-            .open(&c.key, &sealed)
+            .open_owned(&c.key, sealed)
             .ok_or_else(|| StoreError::Integrity("chunk fails authentication".into()))
     }
 
