@@ -132,3 +132,72 @@ fn a_shard_moved_off_its_recorded_holder_is_found_through_the_dht() {
         "different bytes read back"
     );
 }
+
+/// The owner announces itself as a provider of what it keeps (its heads,
+/// manifests and, with `keep_local`, its shards), so a reader that knows
+/// only the cap finds the file through the owner when every host of the
+/// head is gone. Without the owner's announcements the head's only
+/// provider record names the dead host and the read fails "no such cap".
+#[test]
+fn the_owner_is_found_as_a_provider_of_its_head_when_its_hosts_are_gone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a_dir = tmp.path().join("a");
+    cairn(&a_dir, &["init"]);
+    let cfg_path = a_dir.join("config.toml");
+    let cfg = std::fs::read_to_string(&cfg_path).unwrap();
+    assert!(
+        cfg.contains("keep_local = false"),
+        "config template changed"
+    );
+    std::fs::write(
+        &cfg_path,
+        cfg.replace("keep_local = false", "keep_local = true"),
+    )
+    .unwrap();
+    let a = Daemon::start(&a_dir, &[]);
+    let b = Daemon::start(&tmp.path().join("b"), &[]);
+    a.join(&b);
+
+    let data = pseudo_random(300 * 1024, 21);
+    let file = tmp.path().join("f.bin");
+    std::fs::write(&file, &data).unwrap();
+    let added = cairn_json(&a_dir, &["add", file.to_str().unwrap(), "--copies", "1"]);
+    let cap = added[0]["cap"].as_str().expect("cap").to_owned();
+    assert!(
+        added[0]["placement"]["shards_placed"].as_u64().unwrap_or(0) > 0,
+        "the shards went to B as well: {added}"
+    );
+
+    // C meets A only; it must hold a provider record for every block A
+    // keeps before the head's one host dies.
+    let c = Daemon::start(&tmp.path().join("c"), &[]);
+    c.join(&a);
+    let own = |v: &serde_json::Value| {
+        v["classes"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["class"] == "own"))
+            .and_then(|c| c["blocks"].as_u64())
+            .unwrap_or(0)
+    };
+    let kept = own(&cairn_json(&a_dir, &["stats"]));
+    assert!(kept > 0, "A keeps its own blocks");
+    wait_for(30, "A's announcements of what it keeps to reach C", || {
+        let keys = cairn_json(&c.dir, &["dht"])["stored_provider_keys"]
+            .as_u64()
+            .unwrap_or(0);
+        (keys >= kept).then_some(())
+    });
+    drop(b);
+
+    let out = tmp.path().join("back.bin");
+    let got = cairn(&c.dir, &["get", &cap, "-o", out.to_str().unwrap()]);
+    assert!(
+        got.status.success(),
+        "get through the owner failed: {}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    assert!(
+        std::fs::read(&out).unwrap() == data,
+        "different bytes read back"
+    );
+}

@@ -126,6 +126,20 @@ impl ExchangePlacer {
 }
 
 impl Placer for ExchangePlacer {
+    /// The owner announces itself as a provider of what it keeps (through
+    /// the node's announce queue, like the blocks it hosts for others), so
+    /// a reader finds a head or manifest with the owner even when the hosts
+    /// that took copies are gone.
+    fn kept(&self, ids: &[BlockId]) {
+        if let Some(tx) = &self.exchange.config().hosted {
+            for id in ids {
+                if tx.try_send(*id).is_err() {
+                    tracing::debug!(block = %id, "announce queue full; left to the republish");
+                }
+            }
+        }
+    }
+
     fn place(&self, shards: &[(BlockId, &[u8])]) -> Placed {
         let (holders, refused) = self.runtime.block_on(self.place_async(shards, None));
         Placed {

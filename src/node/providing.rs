@@ -3,8 +3,10 @@
 //!
 //! A reader whose manifest names holders that are gone asks the DHT who
 //! provides the block; hosts make that answer true by announcing every block
-//! they accept to keep (and, after a restart, every block they still keep,
-//! since the DHT core's list of what it provides lives in memory). The core
+//! they accept to keep, owners every block of their own adds they keep
+//! (heads, manifests, shards kept locally: through the store's
+//! `Placer::kept` hook), and both, after a restart, every block they still
+//! keep, since the DHT core's list of what it provides lives in memory. The core
 //! republishes what it provides before the records expire; an announcement
 //! that reached no peer (a host whose routing table was still empty) is
 //! made again after a short, growing wait, since the republish is hours away.
@@ -94,11 +96,17 @@ pub async fn announce(
 ) {
     let slots = Arc::new(Semaphore::new(ANNOUNCE_CONCURRENCY));
     let s = store.clone();
-    let held = tokio::task::spawn_blocking(move || s.block_ids(Class::Hosted))
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
+    // What it hosts for others and what it keeps of its own (heads,
+    // manifests, shards kept locally): it provides both.
+    let held = tokio::task::spawn_blocking(move || {
+        let mut ids = s.block_ids(Class::Hosted)?;
+        ids.extend(s.block_ids(Class::Own)?);
+        Ok::<_, crate::store::StoreError>(ids)
+    })
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .unwrap_or_default();
     if !held.is_empty() {
         info!(blocks = held.len(), "announcing hosted blocks");
     }

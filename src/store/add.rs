@@ -303,6 +303,7 @@ impl<'s> Writer<'s> {
             pack.sync().map_err(|e| StoreError::io(&path, e))?;
         }
         let cfg = &self.store.inner.cfg;
+        let mut new_own: Vec<BlockId> = Vec::new();
         let tx = self.store.inner.db.begin_write()?;
         {
             let mut blocks = tx.open_table(BLOCKS)?;
@@ -314,6 +315,9 @@ impl<'s> Writer<'s> {
                     (None, IndexWrite::New | IndexWrite::Replace) => {
                         blocks.insert(id.0, loc.encode().as_slice())?;
                         added[slot(loc.class)] += loc.len as u64;
+                        if loc.class == Class::Own {
+                            new_own.push(*id);
+                        }
                     }
                     (Some(old), IndexWrite::Replace) => {
                         let new = Location {
@@ -382,6 +386,11 @@ impl<'s> Writer<'s> {
         // the pack must keep these bytes whatever happens.
         self.committed = self.pack.as_ref().map(|p| p.len()).unwrap_or(0);
         tx.commit()?;
+        if !new_own.is_empty()
+            && let Some(p) = self.store.placer()
+        {
+            p.kept(&new_own);
+        }
         self.pending.clear();
         self.mirrors.clear();
         self.pending_set.clear();

@@ -51,6 +51,13 @@ pub trait Placer: Send + Sync {
         let _ = hint;
         self.place(shards)
     }
+
+    /// The owner now keeps `ids` itself (blocks of its own adds newly
+    /// indexed here: heads, manifests, shards kept locally), so it can say
+    /// it provides them. Called after they are durable. Default: nothing.
+    fn kept(&self, ids: &[BlockId]) {
+        let _ = ids;
+    }
 }
 
 /// Fetches blocks this store does not hold.
