@@ -898,18 +898,7 @@ impl ExchangeHandle {
         addrs: &[SocketAddr],
         bytes: &[u8],
     ) -> Result<BlockId, ExchangeError> {
-        if bytes.len() > MAX_BLOCK {
-            return Err(ExchangeError::TooLarge(bytes.len()));
-        }
-        let _ = self.command(Command::Begin).await;
-        let res = tokio::time::timeout(
-            self.shared.cfg.request_timeout,
-            self.put_inner(peer, addrs, bytes, None),
-        )
-        .await
-        .unwrap_or(Err(ExchangeError::Timeout(peer)));
-        let _ = self.command(Command::End).await;
-        res
+        self.put_bounded(peer, addrs, bytes, None).await
     }
 
     /// Ask `peer` to store `bytes`, a block of the public share `name`
@@ -923,13 +912,27 @@ impl ExchangeHandle {
         name: &str,
         leading: bool,
     ) -> Result<BlockId, ExchangeError> {
+        self.put_bounded(peer, addrs, bytes, Some((name, leading)))
+            .await
+    }
+
+    /// A put (`public`: the share's name and whether the bytes begin the
+    /// file) within the size limit and the request timeout, counted as a
+    /// transfer in progress.
+    async fn put_bounded(
+        &self,
+        peer: NodeId,
+        addrs: &[SocketAddr],
+        bytes: &[u8],
+        public: Option<(&str, bool)>,
+    ) -> Result<BlockId, ExchangeError> {
         if bytes.len() > MAX_BLOCK {
             return Err(ExchangeError::TooLarge(bytes.len()));
         }
         let _ = self.command(Command::Begin).await;
         let res = tokio::time::timeout(
             self.shared.cfg.request_timeout,
-            self.put_inner(peer, addrs, bytes, Some((name, leading))),
+            self.put_inner(peer, addrs, bytes, public),
         )
         .await
         .unwrap_or(Err(ExchangeError::Timeout(peer)));
