@@ -504,12 +504,19 @@ fn every_cli_command_refuses_bad_input_with_its_exit_code_and_a_clear_message() 
         }
     }
 
-    // A node whose only storage peer may not store keeps the shards itself
-    // and says so (placement is best effort, docs/NODE.md).
+    // No peer able to store: a node whose only peer may not store keeps
+    // the shards itself, prints the cap and its report, and exits 10 with
+    // the reason (docs/NODE.md); the data reads back.
     cairn_json(&a.dir, &["peers", "set", &b_id, "store=off"]);
     let h = tmp.path().join("h");
     std::fs::write(&h, pseudo_random(50_000, 4)).unwrap();
-    let rep = &cairn_json(&a.dir, &["add", h.to_str().unwrap()])[0];
+    let o = cairn(&a.dir, &["--json", "add", h.to_str().unwrap()]);
+    assert_eq!(code(&o), 10, "{}", String::from_utf8_lossy(&o.stderr));
+    let docs: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&o.stdout)
+        .into_iter::<serde_json::Value>()
+        .collect::<Result<_, _>>()
+        .expect("the report, then the error, as JSON");
+    let rep = &docs[0][0];
     assert_eq!(
         rep["placement"]["shards_placed"].as_u64().unwrap_or(0),
         0,
@@ -519,6 +526,25 @@ fn every_cli_command_refuses_bad_input_with_its_exit_code_and_a_clear_message() 
         rep["placement"]["shards_kept_local"].as_u64().unwrap_or(0) > 0,
         "{rep}"
     );
+    let err = docs.last().unwrap();
+    assert_eq!(err["code"], 10, "{err}");
+    let msg = err["error"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("no peer is allowed to store") && msg.contains("store=on"),
+        "{err}"
+    );
+    let cap = rep["cap"].as_str().unwrap();
+    assert!(msg.contains(cap), "the error names the cap: {err}");
+    let o = cairn(&a.dir, &["cat", cap]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(o.stdout, pseudo_random(50_000, 4));
+    // Without --json: the report on stdout, the reason on stderr.
+    let h2 = tmp.path().join("h2");
+    std::fs::write(&h2, pseudo_random(50_000, 6)).unwrap();
+    let o = cairn(&a.dir, &["add", h2.to_str().unwrap()]);
+    assert_eq!(code(&o), 10);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("cairn:"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no peer is allowed to store"));
 
     // A banned peer: a file whose shards only it holds cannot be fetched
     // from it (a clear error, non-zero), and joining it is refused (9).
@@ -536,18 +562,20 @@ fn every_cli_command_refuses_bad_input_with_its_exit_code_and_a_clear_message() 
     wait_for(10, "the banned peer to be disconnected", || {
         (!a.connected_to(&b_id)).then_some(())
     });
-    // The read cannot get the chunk and fails as unrecoverable (4); the
-    // banned holder is never asked (its shard is not even attempted).
+    // The read cannot get the chunk: nothing is damaged, its holder is out
+    // of reach, so it fails as unavailable (8), not as lost (4); the banned
+    // holder is never asked (its shard is not even attempted).
     let o = cairn(&a.dir, &["cat", &only_b]);
     assert_eq!(
         code(&o),
-        4,
+        8,
         "a read that needs a banned peer: {}",
         stderr(&o)
     );
     assert!(o.stdout.is_empty(), "bytes were written before the error");
     assert!(
-        stderr(&o).contains("no peer that holds them could be reached"),
+        stderr(&o).contains("unavailable")
+            && stderr(&o).contains("no peer that holds the others could be reached"),
         "{}",
         stderr(&o)
     );

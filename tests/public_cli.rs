@@ -95,10 +95,23 @@ fn a_daemon_host_refuses_a_public_exe_and_takes_a_public_txt() {
     fs::create_dir(&files).unwrap();
 
     let exe = write(&files, "installer.exe", &common::pseudo_random(50_000, 1));
-    let rep = cairn_json(
+    // The only host refused it: no peer was able to store it, so the add
+    // exits 10 after its report (the owner keeps the data).
+    let o = cairn(
         &owner.dir,
-        &["add", "--public", "--redundancy", "1+0", &exe],
+        &["--json", "add", "--public", "--redundancy", "1+0", &exe],
     );
+    assert_eq!(code(&o), 10, "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("no peer was able to store") && stderr.contains("*.exe"),
+        "{stderr}"
+    );
+    let rep: serde_json::Value = serde_json::Deserializer::from_slice(&o.stdout)
+        .into_iter()
+        .next()
+        .expect("the report first")
+        .expect("JSON");
     let p = placement(&rep);
     assert_eq!(p["shards_placed"], 0, "{rep}");
     let refused = p["refused"].as_array().expect("refusals listed");

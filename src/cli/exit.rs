@@ -24,10 +24,13 @@ pub enum Code {
     InvalidInput = 6,
     /// A running daemon is needed and none answers, or it refused us.
     Daemon = 7,
-    /// A peer could not be reached (`join`).
+    /// A peer could not be reached (`join`), or no peer holding the data
+    /// asked for could be reached or asked (a read).
     Unreachable = 8,
     /// Refused: a banned peer, a spent or expired pairing secret.
     Refused = 9,
+    /// Stored on this node only: it has peers, but none took a shard.
+    NotPlaced = 10,
 }
 
 impl From<Code> for ExitCode {
@@ -52,6 +55,7 @@ fn store_code(e: &cairn::store::StoreError) -> Option<Code> {
     match e {
         E::PathNotFound(_) | E::NotFound(_) => Some(Code::NotFound),
         E::Integrity(_) => Some(Code::Integrity),
+        E::Unavailable(_) => Some(Code::Unreachable),
         E::NoSpace(_) | E::Quota { .. } => Some(Code::NoSpace),
         E::Cap(_) | E::InvalidInput(_) | E::Unreadable { .. } => Some(Code::InvalidInput),
         E::DataDir(inner) => classify(inner),
@@ -97,6 +101,9 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
         || cause.downcast_ref::<super::peers::BadRight>().is_some()
     {
         return Some(Code::InvalidInput);
+    }
+    if cause.downcast_ref::<super::store::NotPlaced>().is_some() {
+        return Some(Code::NotPlaced);
     }
     if cause.downcast_ref::<cairn::ticket::TicketError>().is_some() {
         return Some(Code::InvalidInput);

@@ -470,6 +470,15 @@ fn add(via: &Via<'_>, out: Output, a: AddArgs) -> Result<()> {
                     s += "  public share: stored unencrypted, readable by anyone with the cap\n";
                 }
                 if let Some(p) = &r.placement {
+                    if p.shards_placed > 0 {
+                        s += &format!(
+                            "  placement: {} shards on {} peers\n",
+                            p.shards_placed, p.peers
+                        );
+                    }
+                    if let Some(w) = &p.warning {
+                        s += &format!("  placement: {w}\n");
+                    }
                     for why in &p.refused {
                         s += &format!("  placement: {why}\n");
                     }
@@ -478,5 +487,28 @@ fn add(via: &Via<'_>, out: Output, a: AddArgs) -> Result<()> {
             })
             .collect()
     });
+    // Stored, but not where a node with peers was asked to put it.
+    if let Some((r, p)) = reports.iter().find_map(|r| {
+        r.placement
+            .as_ref()
+            .filter(|p| p.none_placed())
+            .map(|p| (r, p))
+    }) {
+        return Err(NotPlaced {
+            path: r.path.clone(),
+            cap: r.cap.to_string(),
+            reason: p.none_placed_reason(),
+        }
+        .into());
+    }
     Ok(())
+}
+
+/// An add on a node with peers that placed not one shard on any of them.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {reason}; it is stored on this node only as {cap}")]
+pub struct NotPlaced {
+    path: String,
+    cap: String,
+    reason: String,
 }

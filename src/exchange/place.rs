@@ -50,35 +50,42 @@ impl ExchangePlacer {
         }
     }
 
-    /// Connected peers this node may place shards on, rotated.
-    fn candidates(&self) -> Vec<NodeId> {
+    /// Connected peers this node may place shards on, rotated, and how
+    /// many peers are connected at all (not banned).
+    fn candidates(&self) -> (Vec<NodeId>, usize) {
         let policy = self.exchange.policy();
         let local = self.exchange.pool().local_id();
-        let mut peers: Vec<NodeId> = self
+        let mut connected: Vec<NodeId> = self
             .exchange
             .pool()
             .connected_peers()
             .into_iter()
-            .filter(|p| *p != local && policy.allows(p, Right::Store) && !policy.is_banned(p))
+            .filter(|p| *p != local && !policy.is_banned(p))
             .collect();
-        peers.sort();
-        peers.dedup();
+        connected.sort();
+        connected.dedup();
+        let n_connected = connected.len();
+        let mut peers = connected;
+        peers.retain(|p| policy.allows(p, Right::Store));
         if !peers.is_empty() {
             let n = self.next.fetch_add(1, Ordering::Relaxed) % peers.len();
             peers.rotate_left(n);
         }
-        peers
+        (peers, n_connected)
     }
 
-    /// Returns per shard the peers holding it, and the refusals met.
+    /// Place the shards; per shard the peers holding it, the refusals met
+    /// and the peers there were.
     async fn place_async(
         &self,
         shards: &[(BlockId, &[u8])],
         public: Option<&PublicHint<'_>>,
-    ) -> (Vec<Vec<[u8; 32]>>, Vec<String>) {
+    ) -> Placed {
         let mut holders = vec![Vec::new(); shards.len()];
         let mut refused = Vec::new();
-        let mut spare = self.candidates().into_iter();
+        let (candidates, peers_connected) = self.candidates();
+        let peers_allowed = candidates.len();
+        let mut spare = candidates.into_iter();
         let mut used: HashSet<NodeId> = HashSet::new();
         let mut running = FuturesUnordered::new();
         let push = |i: usize, peer: NodeId| {
@@ -121,7 +128,13 @@ impl ExchangePlacer {
                 }
             }
         }
-        (holders, refused)
+        Placed {
+            holders,
+            keep_local: self.keep_local,
+            refused,
+            peers_connected,
+            peers_allowed,
+        }
     }
 }
 
@@ -141,21 +154,11 @@ impl Placer for ExchangePlacer {
     }
 
     fn place(&self, shards: &[(BlockId, &[u8])]) -> Placed {
-        let (holders, refused) = self.runtime.block_on(self.place_async(shards, None));
-        Placed {
-            holders,
-            keep_local: self.keep_local,
-            refused,
-        }
+        self.runtime.block_on(self.place_async(shards, None))
     }
 
     fn place_public(&self, shards: &[(BlockId, &[u8])], hint: &PublicHint<'_>) -> Placed {
-        let (holders, refused) = self.runtime.block_on(self.place_async(shards, Some(hint)));
-        Placed {
-            holders,
-            keep_local: self.keep_local,
-            refused,
-        }
+        self.runtime.block_on(self.place_async(shards, Some(hint)))
     }
 }
 

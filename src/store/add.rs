@@ -438,10 +438,12 @@ impl<'s> Writer<'s> {
             holders.truncate(super::manifest::MAX_HOLDERS - 1);
             let keep =
                 holders.is_empty() || always_local || placed.as_ref().is_some_and(|p| p.keep_local);
-            if placed.is_some() {
+            if let Some(p) = &placed {
                 let (rep, peers) = self
                     .placement
                     .get_or_insert_with(|| (PlacementReport::default(), HashSet::new()));
+                rep.peers_connected = rep.peers_connected.max(p.peers_connected as u64);
+                rep.peers_allowed = rep.peers_allowed.max(p.peers_allowed as u64);
                 if holders.is_empty() {
                     rep.shards_kept_local += 1;
                 } else {
@@ -841,7 +843,13 @@ impl Store {
             seconds: started.elapsed().as_secs_f64(),
             placement: w.placement.take().map(|(mut rep, peers)| {
                 rep.peers = peers.len() as u64;
-                if rep.shards_kept_local > 0 {
+                if rep.none_placed() {
+                    rep.warning = Some(format!(
+                        "{}; all {} shards are kept only on this node",
+                        rep.none_placed_reason(),
+                        rep.shards_kept_local
+                    ));
+                } else if rep.shards_kept_local > 0 {
                     rep.warning = Some(format!(
                         "{} of {} shards found no distinct peer allowed to store them and are kept only on this node",
                         rep.shards_kept_local,

@@ -91,6 +91,11 @@ pub enum StoreError {
     NotFound(String),
     #[error("damaged: {0}")]
     Integrity(String),
+    /// Data this node does not hold and could not get from a peer now: its
+    /// holders are gone, unreachable, banned or may not be asked. Nothing
+    /// here was found damaged; a later read may succeed.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     #[error("cancelled before it finished")]
     Cancelled,
     #[error("the store is in use by another cairn process (waited {0:?})")]

@@ -23,6 +23,12 @@ pub struct Placed {
     /// Why peers refused shards (one line per distinct reason, naming the
     /// peer), for the add's report.
     pub refused: Vec<String>,
+    /// Peers connected at placement (not banned, not this node), whatever
+    /// their rights: with some but no shard placed, the add's report says
+    /// no peer was able to store it.
+    pub peers_connected: usize,
+    /// Of those, the peers this node may place shards on (store right).
+    pub peers_allowed: usize,
 }
 
 /// What hosts are told about the shards of a public (plaintext) share, so
@@ -86,6 +92,48 @@ pub struct PlacementReport {
     /// executable), one line per distinct reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<String>,
+    /// Most peers connected (not banned) when a chunk was placed.
+    #[serde(default)]
+    pub peers_connected: u64,
+    /// Most of them this node was allowed to place shards on.
+    #[serde(default)]
+    pub peers_allowed: u64,
+}
+
+impl PlacementReport {
+    /// Peers were there, yet not one shard went to any of them: everything
+    /// is kept on this node only. An add in that state has not done what
+    /// the user asked of a node with peers, so the CLI exits non-zero (the
+    /// data is stored, and the cap printed, all the same). A node with no
+    /// peers at all is a single node: keeping everything is its normal case.
+    pub fn none_placed(&self) -> bool {
+        self.shards_placed == 0 && self.shards_kept_local > 0 && self.peers_connected > 0
+    }
+
+    /// Why nothing was placed, in one line, for a `none_placed` report.
+    pub fn none_placed_reason(&self) -> String {
+        let peers = |n: u64| if n == 1 { "peer" } else { "peers" };
+        if self.peers_allowed == 0 {
+            format!(
+                "no peer is allowed to store: {} connected {}, none with the store right (cairn peers set NODE store=on)",
+                self.peers_connected,
+                peers(self.peers_connected)
+            )
+        } else if self.refused.is_empty() {
+            format!(
+                "no peer was able to store: {} {} allowed to store, every push failed (see the daemon's log)",
+                self.peers_allowed,
+                peers(self.peers_allowed)
+            )
+        } else {
+            format!(
+                "no peer was able to store: {} {} allowed to store, all refused: {}",
+                self.peers_allowed,
+                peers(self.peers_allowed),
+                self.refused.join("; ")
+            )
+        }
+    }
 }
 
 /// Most distinct refusal lines kept in one report.

@@ -89,6 +89,16 @@ pub struct GetReport {
     pub bytes: u64,
 }
 
+/// One shard as this node's store has it.
+enum Shard {
+    Intact(Vec<u8>),
+    /// Not held here (it lives on peers).
+    Absent,
+    /// Held (or expected) here but unreadable, of the wrong length or
+    /// failing its id check.
+    Damaged,
+}
+
 /// A decoded manifest body.
 pub enum Body {
     File(FileBody),
@@ -102,13 +112,20 @@ impl Store {
         let k = r.k as usize;
         let mut shards: Vec<Option<Vec<u8>>> = vec![None; r.total()];
         let mut good = 0;
+        let mut damaged = 0;
         for (i, s) in c.shards.iter().enumerate() {
             if good == k && i >= k {
                 break;
             }
-            if let Some(b) = self.read_shard(&s.id, c.shard_len) {
-                shards[i] = Some(b);
-                good += 1;
+            match self.read_shard(&s.id, c.shard_len) {
+                Shard::Intact(b) => {
+                    shards[i] = Some(b);
+                    good += 1;
+                }
+                Shard::Damaged => damaged += 1,
+                // Recorded as kept here, yet gone: lost, not out of reach.
+                Shard::Absent if s.holders.contains(&self.inner.node) => damaged += 1,
+                Shard::Absent => {}
             }
         }
         if good < k
@@ -128,6 +145,14 @@ impl Store {
             }
         }
         if good < k {
+            // Nothing damaged here and the rest lives on peers: the data is
+            // out of reach, not known to be lost.
+            if damaged == 0 && self.shard_source().is_some() {
+                return Err(StoreError::Unavailable(format!(
+                    "a chunk has {good} of the {k} shards it needs here; no peer that holds \
+                     the others could be reached or may be asked (gone, unreachable or banned)"
+                )));
+            }
             return Err(StoreError::Integrity(format!(
                 "chunk has {good} intact shards of the {k} needed (the others are damaged, \
                  or no peer that holds them could be reached or may be asked)"
@@ -144,15 +169,22 @@ impl Store {
     }
 
     /// A shard's bytes if present, intact and of the expected length.
-    fn read_shard(&self, id: &BlockId, len: u32) -> Option<Vec<u8>> {
+    fn read_shard(&self, id: &BlockId, len: u32) -> Shard {
         match self.read_block(id) {
-            Ok(b) if b.len() == len as usize => Some(b),
-            Ok(_) => None,
+            Ok(b) if b.len() == len as usize => Shard::Intact(b),
+            Ok(b) => {
+                tracing::warn!(block = %id, len = b.len(), want = len, "shard of the wrong length");
+                Shard::Damaged
+            }
             // Normal when shards live on peers.
-            Err(StoreError::NotFound(_)) if self.shard_source().is_some() => None,
+            Err(StoreError::NotFound(_)) if self.shard_source().is_some() => Shard::Absent,
+            Err(e @ StoreError::NotFound(_)) => {
+                tracing::warn!(block = %id, "shard missing: {e}");
+                Shard::Damaged
+            }
             Err(e) => {
-                tracing::warn!(block = %id, "shard unavailable: {e}");
-                None
+                tracing::warn!(block = %id, "shard unreadable: {e}");
+                Shard::Damaged
             }
         }
     }
@@ -546,6 +578,8 @@ mod tests {
                 holders: shards.iter().map(|_| vec![[9u8; 32]]).collect(),
                 keep_local: false,
                 refused: Vec::new(),
+                peers_connected: 1,
+                peers_allowed: 1,
             }
         }
     }
@@ -663,5 +697,57 @@ mod tests {
             "read ran {} chunks ahead of the output",
             out.most_ahead
         );
+    }
+
+    /// Shards that live only on peers no one can reach make a read
+    /// unavailable (the data may come back); a shard this node recorded as
+    /// its own and lost makes it damaged.
+    #[test]
+    fn out_of_reach_is_unavailable_and_lost_here_is_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            &dir.path().join("s"),
+            &[1; 32],
+            [2; 32],
+            StoreConfig::default(),
+        )
+        .unwrap();
+        let remote = Arc::new(Remote::default());
+        store.set_placer(Some(remote.clone()));
+        let path = dir.path().join("f.bin");
+        let mut data = vec![0u8; 300_000];
+        rand::Rng::fill(&mut rand::thread_rng(), &mut data[..]);
+        fs::write(&path, &data).unwrap();
+        let opts = AddOptions {
+            redundancy: Some(Redundancy::new(2, 1).unwrap()),
+            ..Default::default()
+        };
+        let cap = store
+            .add(&[path], &opts, &mut |_| {})
+            .unwrap()
+            .remove(0)
+            .cap;
+        store.set_shard_source(Some(remote.clone()));
+        let mut out = Vec::new();
+        store.cat(&cap, None, &mut out).unwrap();
+        assert!(out == data);
+
+        // Every peer forgets: nothing is damaged here, the data is out of reach.
+        remote.shards.lock().clear();
+        let err = store.cat(&cap, None, &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+
+        // A shard the manifest says this node keeps (holder [2; 32], the
+        // store's node id) but that is missing is lost: damage.
+        let Body::File(f) = store.open_body(&cap).unwrap() else {
+            panic!("a file");
+        };
+        let mut c = f.chunks[0].clone();
+        for s in &mut c.shards {
+            s.holders = vec![[2; 32]];
+            s.id = BlockId::of(b"a shard never stored");
+        }
+        let err = store.read_chunk(&c).unwrap_err();
+        assert!(matches!(err, StoreError::Integrity(_)), "{err}");
     }
 }

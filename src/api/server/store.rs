@@ -47,6 +47,7 @@ pub fn store_error_kind(e: &StoreError) -> ApiErrorKind {
     match e {
         StoreError::PathNotFound(_) | StoreError::NotFound(_) => ApiErrorKind::NotFound,
         StoreError::Integrity(_) => ApiErrorKind::Integrity,
+        StoreError::Unavailable(_) => ApiErrorKind::Unreachable,
         StoreError::NoSpace(_) | StoreError::Quota { .. } => ApiErrorKind::NoSpace,
         StoreError::Cap(_) | StoreError::InvalidInput(_) | StoreError::Unreadable { .. } => {
             ApiErrorKind::InvalidInput
