@@ -320,7 +320,10 @@ async fn tampered_blocks_are_detected_reported_and_read_around() {
     connect_all(&nodes[0], &all[1..]).await;
 
     let tmp = tempfile::tempdir().unwrap();
-    let (path, data) = random_file(tmp.path(), 3 << 20);
+    // Enough chunks that the rotation of placement puts the liar on a data
+    // shard (which a read asks for first) in some of them: with 2 chunks it
+    // held only parity shards in about one run of five, and was never asked.
+    let (path, data) = random_file(tmp.path(), 12 << 20);
     let rep = add(&nodes[0].store, path).await;
     let chunks = file_chunks(&nodes[0].store, &rep.cap).await;
     let on_liar = chunks
@@ -329,6 +332,24 @@ async fn tampered_blocks_are_detected_reported_and_read_around() {
         .filter(|s| s.holders.contains(liar_id.as_bytes()))
         .count();
     assert!(on_liar > 0, "the liar holds shards");
+    let liar_at: Vec<Vec<usize>> = chunks
+        .iter()
+        .map(|c| {
+            c.shards
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.holders.contains(liar_id.as_bytes()))
+                .map(|(i, _)| i)
+                .collect()
+        })
+        .collect();
+    assert!(
+        liar_at
+            .iter()
+            .zip(&chunks)
+            .any(|(at, c)| at.iter().any(|i| *i < c.redundancy.k as usize)),
+        "the liar holds a data shard, which the read will ask it for: {liar_at:?}"
+    );
 
     // Node 1 kept no data shards: it reads them from peers, the liar too.
     let got = cat(&nodes[0].store, &rep.cap).await;

@@ -287,7 +287,6 @@ impl Lane {
         rx: &mut mpsc::Receiver<Request>,
     ) -> LaneFail {
         let cfg = inner.cfg;
-        let mut buf = vec![0u8; READ_BUF];
         let mut progress = Instant::now();
         let mut queue_open = true;
         loop {
@@ -314,12 +313,12 @@ impl Lane {
                         }
                     }
                 },
-                n = self.stream.read(&mut buf) => match n {
+                n = self.stream.read(self.session.read_buf(READ_BUF)) => match n {
                     Ok(0) => return LaneFail::Io("the peer closed the stream".into()),
                     Err(e) => return LaneFail::Io(e.to_string()),
                     Ok(n) => {
                         progress = Instant::now();
-                        match self.session.receive(&buf[..n]) {
+                        match self.session.received(n) {
                             Ok(events) => {
                                 for ev in events {
                                     if let Some(end) = self.on_event(peer, ev) {

@@ -320,28 +320,36 @@ async fn refuse_busy(mut stream: Stream) {
     let _ = stream.shutdown().await;
 }
 
+/// Write one message: its head, then the block it carries straight from
+/// where it lies (each stream write is sealed into frames of its own, so
+/// the block is not first copied into a frame buffer of ours).
+async fn write_message(stream: &mut Stream, m: &Message) -> std::io::Result<()> {
+    let (head, body) = m.encode_parts();
+    stream.write_all(&head).await?;
+    if !body.is_empty() {
+        stream.write_all(body).await?;
+    }
+    Ok(())
+}
+
 /// Read until the session yields events (or the stream ends).
 async fn recv(
     stream: &mut Stream,
     session: &mut Session,
-    buf: &mut Vec<u8>,
 ) -> Result<Option<Vec<Event>>, ExchangeErrorKind> {
     loop {
         let need = session
             .need()
             .map_err(ExchangeErrorKind::Session)?
             .clamp(1, READ_CHUNK);
-        buf.resize(need, 0);
         let n = stream
-            .read(&mut buf[..need])
+            .read(session.read_buf(need))
             .await
             .map_err(ExchangeErrorKind::Io)?;
         if n == 0 {
             return Ok(None);
         }
-        let ev = session
-            .receive(&buf[..n])
-            .map_err(ExchangeErrorKind::Session)?;
+        let ev = session.received(n).map_err(ExchangeErrorKind::Session)?;
         if !ev.is_empty() {
             return Ok(Some(ev));
         }
@@ -445,11 +453,10 @@ impl ExchangeHandle {
 
     async fn serve_inner(&self, peer: NodeId, stream: &mut Stream) -> Result<(), ExchangeError> {
         let mut session = Session::new();
-        let mut buf = Vec::new();
         loop {
             let events = tokio::select! {
                 _ = self.shared.cancel.cancelled() => return Ok(()),
-                r = recv(stream, &mut session, &mut buf) => r,
+                r = recv(stream, &mut session) => r,
             };
             let events = match events {
                 Ok(Some(ev)) => ev,
@@ -546,7 +553,7 @@ impl ExchangeHandle {
                 .unwrap_or_else(|e| Err(StoreError::Db(e.to_string())));
             next = ids.next().map(|id| (id, self.look_up(mode, id)));
             let m = self.answer_want(peer, mode, id, got).await;
-            stream.write_all(&m.encode()).await?;
+            write_message(stream, &m).await?;
             stream.flush().await?;
         }
         Ok(())
@@ -957,8 +964,7 @@ impl ExchangeHandle {
         self.throttle(peer, Direction::Up, bytes.len() as u64).await;
         stream.write_all(&f).await?;
         stream.flush().await?;
-        let mut buf = Vec::new();
-        let events = recv(&mut stream, &mut session, &mut buf)
+        let events = recv(&mut stream, &mut session)
             .await
             .map_err(|e| e.with_peer(peer))?;
         let _ = stream.shutdown().await;

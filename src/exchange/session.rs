@@ -166,6 +166,24 @@ impl Session {
     /// Take received bytes; returns what the peer said, in order.
     pub fn receive(&mut self, bytes: &[u8]) -> Result<Vec<Event>, SessionError> {
         self.decoder.push(bytes);
+        self.events()
+    }
+
+    /// Room to read received bytes into, at most `max` (a block's body is
+    /// read straight into the vector it is delivered in); then call
+    /// [`Session::received`].
+    pub fn read_buf(&mut self, max: usize) -> &mut [u8] {
+        self.decoder.read_buf(max)
+    }
+
+    /// `n` bytes were read into [`Session::read_buf`]'s room; returns what
+    /// the peer said, in order.
+    pub fn received(&mut self, n: usize) -> Result<Vec<Event>, SessionError> {
+        self.decoder.filled(n);
+        self.events()
+    }
+
+    fn events(&mut self) -> Result<Vec<Event>, SessionError> {
         let mut out = Vec::new();
         while let Some(m) = self.decoder.next_message()? {
             out.push(self.on_message(m)?);

@@ -253,7 +253,19 @@ impl Message {
     /// cut; want-lists and blocks over their limits are the caller's bug and
     /// are cut to the limit too, so an encoded frame always decodes.
     pub fn encode(&self) -> Vec<u8> {
+        let (mut head, body) = self.encode_parts();
+        head.extend_from_slice(body);
+        head
+    }
+
+    /// The frame in two parts: its head (length prefix, type and fixed
+    /// fields) and the block bytes it carries (empty for messages without
+    /// a block). A sender writes both in turn, so a block goes from where
+    /// it was read to the stream without being copied into a frame first.
+    pub fn encode_parts(&self) -> (Vec<u8>, &[u8]) {
         let mut b = Vec::with_capacity(64);
+        b.extend_from_slice(&[0; LEN_PREFIX]);
+        let mut body: &[u8] = &[];
         match self {
             Message::Want { mode, ids } => {
                 b.push(T_WANT);
@@ -281,11 +293,9 @@ impl Message {
                 } else {
                     T_PUT
                 };
-                let bytes = &bytes[..bytes.len().min(MAX_BLOCK)];
-                b.reserve(bytes.len() + 33);
+                body = &bytes[..bytes.len().min(MAX_BLOCK)];
                 b.push(ty);
                 b.extend_from_slice(&id.0);
-                b.extend_from_slice(bytes);
             }
             Message::PutPublic {
                 id,
@@ -294,15 +304,14 @@ impl Message {
                 bytes,
             } => {
                 let name = public_name(name);
-                let bytes = &bytes[..bytes.len().min(MAX_BLOCK)];
-                b.reserve(PUT_PUBLIC_FIXED + name.len() + bytes.len());
+                body = &bytes[..bytes.len().min(MAX_BLOCK)];
+                b.reserve(PUT_PUBLIC_FIXED + name.len());
                 b.push(T_PUT_PUBLIC);
                 b.push(PUT_PUBLIC_VERSION);
                 b.extend_from_slice(&id.0);
                 b.push(if *leading { FLAG_LEADING } else { 0 });
                 b.extend_from_slice(&(name.len() as u16).to_be_bytes());
                 b.extend_from_slice(name.as_bytes());
-                b.extend_from_slice(bytes);
             }
             Message::PutAck { id } => {
                 b.push(T_PUT_ACK);
@@ -320,10 +329,9 @@ impl Message {
                 put_text(&mut b, message);
             }
         }
-        let mut out = Vec::with_capacity(LEN_PREFIX + b.len());
-        out.extend_from_slice(&(b.len() as u32).to_be_bytes());
-        out.extend_from_slice(&b);
-        out
+        let len = (b.len() - LEN_PREFIX + body.len()) as u32;
+        b[..LEN_PREFIX].copy_from_slice(&len.to_be_bytes());
+        (b, body)
     }
 
     /// Decode one frame body (without its length prefix).
@@ -456,47 +464,169 @@ impl<'a> Reader<'a> {
 /// Cuts a byte stream into frames, refusing any frame over its type's limit
 /// as soon as its length and type are known (before buffering its body).
 ///
-/// Decoded frames are skipped by moving a start offset, not by shifting
-/// the rest of the buffer to the front after every frame: with pipelined
-/// wants a 256 KiB read holds the tail of one block and most of the next,
-/// and shifting that remainder per block cost a copy of about every byte
-/// received. The buffer is emptied when everything is consumed, and
-/// compacted on [`Decoder::push`] only once the consumed part is at least as
-/// large as what is left, so each byte is moved at most about once more.
+/// Bytes are best read straight into the decoder: [`Decoder::read_buf`]
+/// gives the room, [`Decoder::filled`] says how much arrived
+/// ([`Decoder::push`] copies a slice in, for callers that have one).
+/// The body of a block frame (`Block`, `Put`) of at least
+/// [`DIRECT_BODY`] bytes is then read into a vector of its own once the
+/// frame's head is in, and becomes the message's bytes as it is: a fetched
+/// block is not copied between the stream and the store. A little room past
+/// the body's end lets a stream frame that ends with the block be opened in
+/// place; bytes that land there belong to the next frame and move to the
+/// shared buffer.
+///
+/// Decoded frames in the shared buffer are skipped by moving a start
+/// offset; the buffer is compacted only when the consumed part is at least
+/// as large as what is left, so each byte is moved at most about once more.
 #[derive(Debug, Default)]
 pub struct Decoder {
+    /// Received bytes are `buf[start..end]`; `buf[end..]` is room already
+    /// initialised for the next read.
     buf: Vec<u8>,
-    /// Bytes of `buf` before this offset are decoded already.
     start: usize,
+    end: usize,
+    /// A block frame's body being received into its own vector.
+    body: Option<BodyIn>,
 }
+
+/// The body of a large block frame, received in place.
+#[derive(Debug)]
+struct BodyIn {
+    ty: u8,
+    id: BlockId,
+    /// `need` bytes of body and [`BODY_SLACK`] bytes of room after them.
+    bytes: Vec<u8>,
+    got: usize,
+    need: usize,
+}
+
+/// Block bodies at least this long are received into a vector of their own.
+pub const DIRECT_BODY: usize = 16 * 1024;
+
+/// Room past a body's end offered to a read, so a stream frame that ends
+/// the block (payload plus its 16-byte tag) can be opened in place.
+const BODY_SLACK: usize = 64;
+
+/// Type and id: the head of a block frame after its length prefix.
+const BLOCK_HEAD: usize = 1 + 32;
 
 impl Decoder {
     pub fn new() -> Decoder {
         Decoder::default()
     }
 
-    /// Append received bytes.
-    pub fn push(&mut self, bytes: &[u8]) {
-        if self.start > 0 && self.start >= self.buf.len() - self.start {
-            self.buf.drain(..self.start);
+    /// Append received bytes (a copy; [`Decoder::read_buf`] avoids it).
+    pub fn push(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let room = self.read_buf(bytes.len());
+            let n = room.len().min(bytes.len());
+            room[..n].copy_from_slice(&bytes[..n]);
+            self.filled(n);
+            bytes = &bytes[n..];
+        }
+    }
+
+    /// Room for the next read: at least 1 and at most `max` bytes (more by
+    /// a few bytes at a block body's end). Report what was read with
+    /// [`Decoder::filled`]; room left unfilled is simply offered again.
+    pub fn read_buf(&mut self, max: usize) -> &mut [u8] {
+        let max = max.max(1);
+        if self.body.is_none() {
+            self.start_body();
+        }
+        if let Some(b) = &mut self.body
+            && b.got < b.need
+        {
+            let end = (b.got + max).min(b.bytes.len());
+            return &mut b.bytes[b.got..end];
+        }
+        if self.start > 0 && self.start >= self.end - self.start {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
             self.start = 0;
         }
-        self.buf.extend_from_slice(bytes);
+        if self.buf.len() < self.end + max {
+            self.buf.resize(self.end + max, 0);
+        }
+        &mut self.buf[self.end..self.end + max]
+    }
+
+    /// `n` bytes were read into the room [`Decoder::read_buf`] gave.
+    pub fn filled(&mut self, n: usize) {
+        match &mut self.body {
+            Some(b) if b.got < b.need => {
+                b.got += n;
+                if b.got > b.need {
+                    // The start of the next frame, read into the slack.
+                    let extra = b.got - b.need;
+                    if self.buf.len() < self.end + extra {
+                        self.buf.resize(self.end + extra, 0);
+                    }
+                    self.buf[self.end..self.end + extra].copy_from_slice(&b.bytes[b.need..b.got]);
+                    self.end += extra;
+                    b.got = b.need;
+                }
+            }
+            _ => {
+                self.end += n;
+                debug_assert!(self.end <= self.buf.len());
+            }
+        }
+    }
+
+    /// If the first pending frame is a large block frame whose head is in
+    /// but not its whole body, move to receiving that body in place.
+    fn start_body(&mut self) {
+        let Ok(Some(len)) = self.frame_len() else {
+            return;
+        };
+        let b = self.pending();
+        let ty = b[LEN_PREFIX];
+        if !matches!(ty, T_BLOCK | T_PUT)
+            || len < BLOCK_HEAD + DIRECT_BODY
+            || b.len() < LEN_PREFIX + BLOCK_HEAD
+            || b.len() >= LEN_PREFIX + len
+        {
+            return;
+        }
+        let mut id = [0u8; 32];
+        id.copy_from_slice(&b[LEN_PREFIX + 1..LEN_PREFIX + BLOCK_HEAD]);
+        let need = len - BLOCK_HEAD;
+        let have = &b[LEN_PREFIX + BLOCK_HEAD..];
+        let mut bytes = vec![0u8; need + BODY_SLACK];
+        bytes[..have.len()].copy_from_slice(have);
+        self.body = Some(BodyIn {
+            ty,
+            id: BlockId(id),
+            got: have.len(),
+            bytes,
+            need,
+        });
+        // Everything pending was this frame's.
+        self.start = 0;
+        self.end = 0;
     }
 
     /// The bytes buffered and not yet decoded.
     fn pending(&self) -> &[u8] {
-        &self.buf[self.start..]
+        &self.buf[self.start..self.end]
     }
 
     /// Bytes buffered and not yet decoded.
     pub fn buffered(&self) -> usize {
         self.pending().len()
+            + self
+                .body
+                .as_ref()
+                .map_or(0, |b| LEN_PREFIX + BLOCK_HEAD + b.got)
     }
 
     /// How many more bytes the frame being received needs (at least 1 when
     /// nothing complete is buffered), or an error if it is over its limit.
     pub fn need(&self) -> Result<usize, WireError> {
+        if let Some(b) = &self.body {
+            return Ok(b.need - b.got);
+        }
         let Some(len) = self.frame_len()? else {
             return Ok(LEN_PREFIX + 1 - self.buffered());
         };
@@ -525,17 +655,38 @@ impl Decoder {
 
     /// The next complete message, if one is buffered.
     pub fn next_message(&mut self) -> Result<Option<Message>, WireError> {
+        if let Some(b) = &self.body {
+            if b.got < b.need {
+                return Ok(None);
+            }
+            let Some(BodyIn {
+                ty,
+                id,
+                mut bytes,
+                need,
+                ..
+            }) = self.body.take()
+            else {
+                return Ok(None);
+            };
+            bytes.truncate(need);
+            return Ok(Some(if ty == T_BLOCK {
+                Message::Block { id, bytes }
+            } else {
+                Message::Put { id, bytes }
+            }));
+        }
         let Some(len) = self.frame_len()? else {
             return Ok(None);
         };
-        if self.buffered() < LEN_PREFIX + len {
+        if self.pending().len() < LEN_PREFIX + len {
             return Ok(None);
         }
         let msg = Message::decode(&self.pending()[LEN_PREFIX..LEN_PREFIX + len]);
         self.start += LEN_PREFIX + len;
-        if self.start == self.buf.len() {
-            self.buf.clear();
+        if self.start == self.end {
             self.start = 0;
+            self.end = 0;
         }
         msg.map(Some)
     }
@@ -629,6 +780,95 @@ mod tests {
             assert_eq!(d.buffered(), 0);
             assert_eq!(d.need().unwrap(), LEN_PREFIX + 1);
         }
+    }
+
+    /// Small messages around large blocks (received into vectors of their
+    /// own) and blocks just under the direct size.
+    fn with_large_blocks() -> Vec<Message> {
+        let big = |n: usize, seed: u8| -> Vec<u8> {
+            (0..n).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect()
+        };
+        let mut v = vec![Message::Block {
+            id: id(20),
+            bytes: big(200_000, 1),
+        }];
+        v.extend(all());
+        v.push(Message::Put {
+            id: id(21),
+            bytes: big(DIRECT_BODY, 2),
+        });
+        v.push(Message::Block {
+            id: id(22),
+            bytes: big(DIRECT_BODY - 1, 3),
+        });
+        v.push(Message::Block {
+            id: id(23),
+            bytes: big(MAX_BLOCK, 4),
+        });
+        v.push(Message::Have { id: id(24) });
+        v
+    }
+
+    #[test]
+    fn reads_into_the_decoder_at_any_size_give_the_same_messages() {
+        let msgs = with_large_blocks();
+        let stream: Vec<u8> = msgs.iter().flat_map(Message::encode).collect();
+        // Read sizes that cut frames everywhere, including a head cut
+        // before its id is complete and reads that end inside the slack.
+        for step in [
+            1,
+            7,
+            36,
+            37,
+            38,
+            1000,
+            65_536,
+            65_536 + 16,
+            262_144,
+            stream.len(),
+        ] {
+            let mut d = Decoder::new();
+            let mut got = Vec::new();
+            let mut at = 0;
+            while at < stream.len() {
+                let room = d.read_buf(step);
+                assert!(!room.is_empty());
+                let n = room.len().min(stream.len() - at);
+                room[..n].copy_from_slice(&stream[at..at + n]);
+                d.filled(n);
+                at += n;
+                while let Some(m) = d.next_message().unwrap() {
+                    got.push(m);
+                }
+            }
+            assert!(got == msgs, "read size {step}: messages differ");
+            assert_eq!(d.buffered(), 0, "read size {step}");
+            assert_eq!(d.need().unwrap(), LEN_PREFIX + 1);
+        }
+        // All at once, decoded only at the end.
+        let mut d = Decoder::new();
+        d.push(&stream);
+        let mut got = Vec::new();
+        while let Some(m) = d.next_message().unwrap() {
+            got.push(m);
+        }
+        assert!(got == msgs, "one push");
+    }
+
+    #[test]
+    fn a_large_block_body_is_read_in_place_with_only_its_slack_past_the_end() {
+        let m = Message::Block {
+            id: id(30),
+            bytes: vec![7; 100_000],
+        };
+        let f = m.encode();
+        let mut d = Decoder::new();
+        // The head, and a little of the body.
+        d.push(&f[..LEN_PREFIX + BLOCK_HEAD + 10]);
+        assert_eq!(d.need().unwrap(), 100_000 - 10);
+        // The room offered ends at most the slack past the body.
+        let room = d.read_buf(1 << 20);
+        assert_eq!(room.len(), 100_000 - 10 + BODY_SLACK);
     }
 
     #[test]

@@ -16,7 +16,7 @@
 //! truncated answer. Every operation is the same library function the
 //! CLI calls when no daemon runs (`cairn::store::Store::*`): one code path.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -24,7 +24,7 @@ use axum::body::Bytes;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::api::store_types::{AddRequest, TransferKind};
-use crate::store::read::{GetReport, RmReport};
+use crate::store::read::{CatOut, GetReport, RmReport};
 use crate::store::{
     AddOptions, AddReport, ByteRange, Cap, GcReport, LsReport, Redundancy, StatsReport, Store,
     StoreError, VerifyReport,
@@ -220,11 +220,10 @@ impl StoreService {
             }
             let mut w = PieceWriter {
                 tx,
-                buf: Vec::with_capacity(CAT_PIECE),
                 transfer: t.clone(),
                 rt,
             };
-            let last = match store.cat(&cap, range, &mut w) {
+            let last = match store.cat_chunks(&cap, range, &mut w) {
                 Ok(_) => CatPiece::End,
                 Err(_) if t.is_cancelled() => CatPiece::Failed(StoreError::Cancelled),
                 Err(e) => CatPiece::Failed(e),
@@ -287,10 +286,11 @@ impl StoreService {
     }
 }
 
-/// Feeds a `cat`'s output into the bounded channel, piece by piece.
+/// Feeds a `cat`'s output into the bounded channel: each chunk's plaintext
+/// is queued as it was decrypted (no copy), in pieces of at most
+/// `CAT_PIECE` bytes that share its buffer.
 struct PieceWriter {
     tx: mpsc::Sender<CatPiece>,
-    buf: Vec<u8>,
     transfer: Arc<Transfer>,
     rt: tokio::runtime::Handle,
 }
@@ -309,33 +309,24 @@ impl PieceWriter {
             }
         })
     }
-
-    fn send(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let piece = std::mem::replace(&mut self.buf, Vec::with_capacity(CAT_PIECE));
-        let n = piece.len() as u64;
-        self.deliver(CatPiece::Data(Bytes::from(piece)))?;
-        self.transfer.add_done(n);
-        Ok(())
-    }
 }
 
-impl Write for PieceWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.transfer.is_cancelled() {
-            return Err(io::Error::other("cancelled"));
+impl CatOut for PieceWriter {
+    fn chunk(&mut self, plain: Vec<u8>, range: std::ops::Range<usize>) -> io::Result<()> {
+        let mut bytes = Bytes::from(plain).slice(range);
+        while !bytes.is_empty() {
+            if self.transfer.is_cancelled() {
+                return Err(io::Error::other("cancelled"));
+            }
+            let piece = bytes.split_to(bytes.len().min(CAT_PIECE));
+            let n = piece.len() as u64;
+            self.deliver(CatPiece::Data(piece))?;
+            self.transfer.add_done(n);
         }
-        let n = buf.len().min(CAT_PIECE - self.buf.len());
-        self.buf.extend_from_slice(&buf[..n]);
-        if self.buf.len() >= CAT_PIECE {
-            self.send()?;
-        }
-        Ok(n)
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.send()
+        Ok(())
     }
 }

@@ -89,6 +89,27 @@ pub struct GetReport {
     pub bytes: u64,
 }
 
+/// Where [`Store::cat_chunks`] puts a file's plaintext, chunk by chunk.
+pub trait CatOut {
+    /// The next chunk's plaintext, of which `range` is to be output.
+    fn chunk(&mut self, plain: Vec<u8>, range: std::ops::Range<usize>) -> io::Result<()>;
+    /// Everything was handed over.
+    fn flush(&mut self) -> io::Result<()>;
+}
+
+/// Any writer as a [`CatOut`]: the part in range is written.
+struct WriteOut<'a>(&'a mut dyn Write);
+
+impl CatOut for WriteOut<'_> {
+    fn chunk(&mut self, plain: Vec<u8>, range: std::ops::Range<usize>) -> io::Result<()> {
+        self.0.write_all(&plain[range])
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// One shard as this node's store has it.
 enum Shard {
     Intact(Vec<u8>),
@@ -258,6 +279,18 @@ impl Store {
         range: Option<ByteRange>,
         out: &mut dyn Write,
     ) -> Result<u64, StoreError> {
+        self.cat_chunks(cap, range, &mut WriteOut(out))
+    }
+
+    /// `cat`, handing each chunk's plaintext over as the vector it was
+    /// decrypted in (with the part of it in range), so a sink that queues
+    /// bytes, like the daemon's HTTP answer, need not copy them.
+    pub fn cat_chunks(
+        &self,
+        cap: &Cap,
+        range: Option<ByteRange>,
+        out: &mut dyn CatOut,
+    ) -> Result<u64, StoreError> {
         let file = match self.open_body(cap)? {
             Body::File(f) => f,
             Body::Dir(_) => {
@@ -298,7 +331,7 @@ impl Store {
                 let (off, plain) = item?;
                 let a = start.saturating_sub(off) as usize;
                 let b = ((end - off) as usize).min(plain.len());
-                out.write_all(&plain[a..b])
+                out.chunk(plain, a..b)
                     .map_err(|e| StoreError::io(Path::new("<output>"), e))?;
                 written += (b - a) as u64;
                 Ok(())
