@@ -133,11 +133,13 @@ fn a_shard_moved_off_its_recorded_holder_is_found_through_the_dht() {
     );
 }
 
-/// The owner announces itself as a provider of what it keeps (its heads,
-/// manifests and, with `keep_local`, its shards), so a reader that knows
-/// only the cap finds the file through the owner when every host of the
-/// head is gone. Without the owner's announcements the head's only
-/// provider record names the dead host and the read fails "no such cap".
+/// The owner provides what it keeps (its heads, manifests and, with
+/// `keep_local`, its shards), so a reader that knows only the cap finds the
+/// file through the owner when every host of the head is gone, even a
+/// reader that met the owner after its announcements went out: a node
+/// answers a provider lookup for a key it provides with itself. Without
+/// that, the head's only provider record names the dead host and the read
+/// fails "no such cap".
 #[test]
 fn the_owner_is_found_as_a_provider_of_its_head_when_its_hosts_are_gone() {
     let tmp = tempfile::tempdir().unwrap();
@@ -168,8 +170,9 @@ fn the_owner_is_found_as_a_provider_of_its_head_when_its_hosts_are_gone() {
         "the shards went to B as well: {added}"
     );
 
-    // C meets A only; it must hold a provider record for every block A
-    // keeps before the head's one host dies.
+    // C meets A only, after the add: A's announcements went out before C
+    // existed, so C holds none of them. Asked by C, A names itself as a
+    // provider of what it keeps.
     let c = Daemon::start(&tmp.path().join("c"), &[]);
     c.join(&a);
     let own = |v: &serde_json::Value| {
@@ -181,12 +184,13 @@ fn the_owner_is_found_as_a_provider_of_its_head_when_its_hosts_are_gone() {
     };
     let kept = own(&cairn_json(&a_dir, &["stats"]));
     assert!(kept > 0, "A keeps its own blocks");
-    wait_for(30, "A's announcements of what it keeps to reach C", || {
-        let keys = cairn_json(&c.dir, &["dht"])["stored_provider_keys"]
+    wait_for(30, "A to provide every block it keeps", || {
+        let n = cairn_json(&a_dir, &["dht"])["providing_keys"]
             .as_u64()
             .unwrap_or(0);
-        (keys >= kept).then_some(())
+        (n >= kept).then_some(())
     });
+    c.wait_dht_knows(&[&a]);
     drop(b);
 
     let out = tmp.path().join("back.bin");

@@ -31,6 +31,9 @@ pub struct DhtView {
     pub running_queries: usize,
     pub stored_provider_keys: usize,
     pub stored_records: usize,
+    /// Keys this node provides itself.
+    #[serde(default)]
+    pub providing_keys: usize,
     pub requests_sent: u64,
     pub requests_failed: u64,
     /// Inbound requests dropped: over a peer's rate, over the concurrency
@@ -80,6 +83,7 @@ async fn dht(State(state): State<ApiState>) -> Result<Json<DhtView>, ErrorRespon
         running_queries: stats.running_queries,
         stored_provider_keys: stats.stored_provider_keys,
         stored_records: stats.stored_records,
+        providing_keys: stats.providing_keys,
         requests_sent: stats.requests_sent,
         requests_failed: stats.requests_failed,
         refused_rate: stats.refused_rate,

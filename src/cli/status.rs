@@ -37,8 +37,12 @@ pub fn dht(dd: &DataDir, out: Output) -> Result<()> {
     let view = runtime.block_on(client.dht())?;
     out.print(&view, |v| {
         let mut s = format!(
-            "{} peers in the table, {} provider keys and {} records held, {} queries running\n",
-            v.table_size, v.stored_provider_keys, v.stored_records, v.running_queries
+            "{} peers in the table, {} provider keys and {} records held, {} keys provided, {} queries running\n",
+            v.table_size,
+            v.stored_provider_keys,
+            v.stored_records,
+            v.providing_keys,
+            v.running_queries
         );
         for e in &v.table {
             s.push_str(&format!(

@@ -349,6 +349,11 @@ impl Dht {
         (self.providers.num_keys(), self.records.len())
     }
 
+    /// Keys this node provides itself (announces and republishes).
+    pub fn providing(&self) -> usize {
+        self.providing.len()
+    }
+
     /// The providers held for others under `key`, with their absolute
     /// expiries (for the driver to persist; the core does no I/O).
     pub fn provider_entries(&self, key: &Key) -> Vec<(PeerInfo, Time)> {
@@ -639,7 +644,7 @@ impl Dht {
                 closer: self.table.closest(&target, k, Some(&peer.id)),
             },
             Request::GetProviders { key } => Response::Providers {
-                providers: self.providers.get(&key, now, MAX_PEERS_PER_RESPONSE),
+                providers: self.providers_for(&key, now),
                 closer: self.table.closest(&key, k, Some(&peer.id)),
             },
             Request::AddProvider { key, ttl_secs } => {
@@ -663,6 +668,28 @@ impl Dht {
                 Response::PutRecordAck { status }
             }
         }
+    }
+
+    /// The providers of `key` this node can name: itself first when it
+    /// provides the key (so a peer that met it after its announcements went
+    /// out still finds it by asking it), then the records others stored here.
+    fn providers_for(&self, key: &Key, now: Time) -> Vec<PeerInfo> {
+        let mut out = Vec::new();
+        if self.providing.contains_key(key) {
+            out.push(PeerInfo {
+                id: self.local,
+                addrs: self.cfg.listen_addrs.clone(),
+            });
+        }
+        for p in self.providers.get(key, now, MAX_PEERS_PER_RESPONSE) {
+            if out.len() == MAX_PEERS_PER_RESPONSE {
+                break;
+            }
+            if p.id != self.local {
+                out.push(p);
+            }
+        }
+        out
     }
 
     fn on_response(&mut self, from: Key, id: RequestId, body: Response, now: Time) {
@@ -1213,6 +1240,47 @@ mod tests {
         assert_eq!(
             net.result(key(50), q2),
             Some(&QueryResult::GetRecord { record: Some(v2) })
+        );
+        assert!(net.misbehaved.is_empty(), "{:?}", net.misbehaved);
+    }
+
+    #[test]
+    fn a_provider_met_after_its_announcement_names_itself() {
+        // A provides a key while it knows nobody: the announcement is
+        // stored nowhere. B meets A afterwards and still finds A by asking it.
+        let (a, b) = (key(0), key(1));
+        let target = key(77);
+        let mut cfg = Config::default();
+        cfg.listen_addrs = vec!["127.0.0.1:7000".parse().unwrap()];
+        let mut net = Net {
+            nodes: HashMap::new(),
+            finished: Vec::new(),
+            misbehaved: Vec::new(),
+            now: T0,
+        };
+        net.nodes.insert(a, Dht::new(a, cfg));
+        let now = net.now;
+        net.node(a).start_providing(target, now).unwrap();
+        net.pump();
+        assert_eq!(net.node(a).stored(), (0, 0), "nobody to store it on");
+        net.nodes.insert(b, Dht::new(b, Config::default()));
+        net.node(b).add_peer(PeerInfo::bare(a), now);
+        let q = net.node(b).get_providers(target, now).unwrap();
+        net.pump();
+        match net.result(b, q) {
+            Some(QueryResult::GetProviders { providers }) => {
+                assert_eq!(providers.len(), 1, "{providers:?}");
+                assert_eq!(providers[0].id, a);
+                assert_eq!(providers[0].addrs, vec!["127.0.0.1:7000".parse().unwrap()]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Once A stops providing, it no longer names itself.
+        net.node(a).stop_providing(&target);
+        let q = net.node(b).get_providers(target, now).unwrap();
+        net.pump();
+        assert!(
+            matches!(net.result(b, q), Some(QueryResult::GetProviders { providers }) if providers.is_empty())
         );
         assert!(net.misbehaved.is_empty(), "{:?}", net.misbehaved);
     }

@@ -549,6 +549,7 @@ impl Driver {
             running_queries: self.dht.running_queries(),
             stored_provider_keys: providers,
             stored_records: records,
+            providing_keys: self.dht.providing(),
             outbound_active: cfg
                 .max_outbound_requests
                 .max(1)

@@ -129,6 +129,9 @@ pub struct DhtStats {
     pub stored_provider_keys: usize,
     /// Records held.
     pub stored_records: usize,
+    /// Keys this node provides itself (announces, republishes, and names
+    /// itself for when asked).
+    pub providing_keys: usize,
     /// Outbound request streams open now.
     pub outbound_active: usize,
     /// Inbound request streams being served now.
