@@ -249,7 +249,7 @@ where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let shared = Arc::new(ConnShared::new(now()));
-    let socket = NoiseSocket::new(io, hs.transport, shared.clone());
+    let socket = NoiseSocket::new(io, hs.keys, shared.clone());
     let mode = if role == Role::Dialler {
         yamux::Mode::Client
     } else {

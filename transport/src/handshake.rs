@@ -3,12 +3,16 @@
 //! snow's `HandshakeState` is already sans-io; this module only moves its
 //! messages through the length-prefixed framing with exact reads (so no byte
 //! of the transport phase is consumed early), checks the identity payloads
-//! and the dialled NodeId, and hands back the transport state.
+//! and the dialled NodeId, and hands back the two split keys as
+//! [`NoiseKeys`] for the transport phase (which seals in place, see
+//! `noise_cipher`).
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use zeroize::Zeroizing;
 
 use crate::frame::prefix;
 use crate::identity::{Identity, NodeId};
+use crate::noise_cipher::{NoiseCipher, NoiseKeys};
 use crate::payload::{self, PayloadError};
 
 /// The Noise protocol name.
@@ -54,8 +58,9 @@ pub enum HandshakeError {
 
 /// A finished handshake.
 pub struct Handshaked {
-    /// Noise transport state (split keys).
-    pub transport: snow::TransportState,
+    /// The transport phase's cipher states (Noise `Split()`), oriented:
+    /// `send` seals what this side sends.
+    pub keys: NoiseKeys,
     /// The peer's proven NodeId.
     pub remote: NodeId,
     /// The Noise handshake hash, binding later keys to this session.
@@ -133,12 +138,27 @@ fn check_remote(
 }
 
 /// Turns a completed handshake whose peer was already verified as `remote`
-/// into the transport state (each side verifies the peer's signature once).
-fn finish(hs: snow::HandshakeState, remote: NodeId) -> Result<Handshaked, HandshakeError> {
+/// into the transport keys (each side verifies the peer's signature once).
+fn finish(mut hs: snow::HandshakeState, remote: NodeId) -> Result<Handshaked, HandshakeError> {
+    if !hs.is_handshake_finished() {
+        return Err(snow::Error::State(snow::error::StateProblem::HandshakeNotFinished).into());
+    }
     let mut handshake_hash = [0u8; 32];
     handshake_hash.copy_from_slice(hs.get_handshake_hash().get(..32).unwrap_or(&[0u8; 32]));
+    // Split(): the first key seals the initiator's messages, the second the
+    // responder's.
+    let (k1, k2) = hs.dangerously_get_raw_split();
+    let (k1, k2) = (Zeroizing::new(k1), Zeroizing::new(k2));
+    let (send, recv) = if hs.is_initiator() {
+        (&k1, &k2)
+    } else {
+        (&k2, &k1)
+    };
     Ok(Handshaked {
-        transport: hs.into_transport_mode()?,
+        keys: NoiseKeys {
+            send: NoiseCipher::new(send),
+            recv: NoiseCipher::new(recv),
+        },
         remote,
         handshake_hash,
     })

@@ -3,7 +3,8 @@
 //!
 //! Layers, outermost first: [`frame`] (2-byte length framing),
 //! [`handshake`] + [`payload`] (Noise XX with identity proof),
-//! [`noise_io`] (Noise transport as a byte pipe with a counted rekey),
+//! [`noise_io`] (Noise transport as a byte pipe with a counted rekey, sealed
+//! in place by [`noise_cipher`]),
 //! yamux, then per connection a control stream ([`control`], sans-io) and
 //! data streams ([`Stream`]) sealed again with [`stream_cipher`] keys that
 //! rotate on the [`rotation`] schedule, in frame buffers borrowed from a
@@ -20,6 +21,7 @@ pub mod frame;
 pub mod handshake;
 pub mod identity;
 mod keys;
+pub mod noise_cipher;
 pub mod noise_io;
 pub mod payload;
 pub mod rotation;
@@ -27,6 +29,7 @@ mod router;
 mod stats;
 mod stream;
 pub mod stream_cipher;
+mod wiped_key;
 
 pub use config::TransportConfig;
 pub use connection::Connection;

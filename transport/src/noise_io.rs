@@ -2,15 +2,20 @@
 //!
 //! yamux writes a byte stream; this adapter cuts it into Noise messages of up
 //! to 65519 plaintext bytes (65535 on the wire with the tag), each behind a
-//! 2-byte length. A message is sealed when its plaintext buffer is full or on
-//! flush, so bulk data uses full-size messages and small control frames go
-//! out at once. The receiver treats the decrypted plaintexts as one
-//! concatenated stream: message boundaries carry no meaning.
+//! 2-byte length. A message is sealed when it is full or on flush, so bulk
+//! data uses full-size messages and small control frames go out at once. The
+//! receiver treats the decrypted plaintexts as one concatenated stream:
+//! message boundaries carry no meaning.
 //!
 //! Both directions rekey (Noise `Rekey()`) after every
 //! [`REKEY_INTERVAL`] messages, counted separately each way, so both ends
-//! agree without any signalling. All buffers are allocated once per
-//! connection; the hot path does not allocate.
+//! agree without any signalling.
+//!
+//! No byte is copied more than once on either side: yamux's writes land
+//! where their message will be sealed (behind the room for its length
+//! prefix, in the output buffer), and a received message is opened where it
+//! was read, then copied once into yamux's buffer. All buffers are allocated
+//! once per connection; the hot path does not allocate.
 
 use std::io;
 use std::pin::Pin;
@@ -21,31 +26,38 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::frame::{self, Decoded, MAX_NOISE_MESSAGE, MAX_NOISE_PLAINTEXT};
+use crate::noise_cipher::NoiseKeys;
 use crate::stats::ConnShared;
 
 /// Messages per direction between two Noise rekeys.
 pub const REKEY_INTERVAL: u64 = 4096;
 
-const READ_BUF: usize = 4 * (MAX_NOISE_MESSAGE + 2);
-const WRITE_BUF: usize = 4 * (MAX_NOISE_MESSAGE + 2);
+/// One message with its length prefix.
+const SLOT: usize = MAX_NOISE_MESSAGE + 2;
+const READ_BUF: usize = 4 * SLOT;
+const WRITE_BUF: usize = 4 * SLOT;
 
 /// A Noise-encrypted, length-framed byte pipe over `T`.
 pub struct NoiseSocket<T> {
     io: T,
-    noise: snow::TransportState,
+    keys: NoiseKeys,
     shared: Arc<ConnShared>,
+    /// Bytes read: opened plaintext at `ppos..pend`, then undecoded frames
+    /// at `rstart..rend`.
     rbuf: Box<[u8]>,
     rstart: usize,
     rend: usize,
-    pbuf: Box<[u8]>,
     ppos: usize,
-    plen: usize,
+    pend: usize,
     rx_messages: u64,
-    wplain: Box<[u8]>,
-    wplain_len: usize,
-    wout: Box<[u8]>,
+    /// Sealed messages at `wout_pos..wout_len` waiting for the pipe, then
+    /// the message being filled: its prefix at `wout_len`, its `wplain_len`
+    /// plaintext bytes from `wout_len + 2`. A message is only opened where a
+    /// whole one fits, so it never has to move.
+    wbuf: Box<[u8]>,
     wout_pos: usize,
     wout_len: usize,
+    wplain_len: usize,
     tx_messages: u64,
     read_eof: bool,
 }
@@ -56,46 +68,44 @@ fn violation(shared: &ConnShared, reason: &'static str) -> io::Error {
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> NoiseSocket<T> {
-    /// Wraps a pipe whose handshake produced `noise`.
-    pub(crate) fn new(io: T, noise: snow::TransportState, shared: Arc<ConnShared>) -> Self {
+    /// Wraps a pipe whose handshake produced `keys`.
+    pub(crate) fn new(io: T, keys: NoiseKeys, shared: Arc<ConnShared>) -> Self {
         NoiseSocket {
             io,
-            noise,
+            keys,
             shared,
             rbuf: vec![0u8; READ_BUF].into_boxed_slice(),
             rstart: 0,
             rend: 0,
-            pbuf: vec![0u8; MAX_NOISE_MESSAGE].into_boxed_slice(),
             ppos: 0,
-            plen: 0,
+            pend: 0,
             rx_messages: 0,
-            wplain: vec![0u8; MAX_NOISE_PLAINTEXT].into_boxed_slice(),
-            wplain_len: 0,
-            wout: vec![0u8; WRITE_BUF].into_boxed_slice(),
+            wbuf: vec![0u8; WRITE_BUF].into_boxed_slice(),
             wout_pos: 0,
             wout_len: 0,
+            wplain_len: 0,
             tx_messages: 0,
             read_eof: false,
         }
     }
 
-    /// Encrypts the pending plaintext into the output buffer (which must have room).
+    /// Seals the message being filled, in place.
     fn seal(&mut self) -> io::Result<()> {
         if self.wplain_len == 0 {
             return Ok(());
         }
         let start = self.wout_len;
-        let out = &mut self.wout[start + 2..start + 2 + MAX_NOISE_MESSAGE];
         let n = self
-            .noise
-            .write_message(&self.wplain[..self.wplain_len], out)
+            .keys
+            .send
+            .seal_in_place(&mut self.wbuf[start + 2..start + SLOT], self.wplain_len)
             .map_err(|e| io::Error::other(format!("noise encrypt: {e}")))?;
-        self.wout[start..start + 2].copy_from_slice(&frame::prefix(n));
+        self.wbuf[start..start + 2].copy_from_slice(&frame::prefix(n));
         self.wout_len += 2 + n;
         self.wplain_len = 0;
         self.tx_messages += 1;
         if self.tx_messages.is_multiple_of(REKEY_INTERVAL) {
-            self.noise.rekey_outgoing();
+            self.keys.send.rekey();
             self.shared.noise_rekeys_tx.fetch_add(1, Ordering::Relaxed);
         }
         self.shared
@@ -104,15 +114,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> NoiseSocket<T> {
         Ok(())
     }
 
+    /// Whether a whole message fits after the sealed ones.
     fn out_has_room(&self) -> bool {
-        self.wout_len + 2 + MAX_NOISE_MESSAGE <= self.wout.len()
+        self.wout_len + SLOT <= self.wbuf.len()
     }
 
-    /// Writes the sealed output to the pipe until it is empty.
+    /// Writes the sealed output to the pipe until it is empty. Called only
+    /// when no message is being filled, so the buffer can start over.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        debug_assert_eq!(self.wplain_len, 0);
         while self.wout_pos < self.wout_len {
             let n = ready!(
-                Pin::new(&mut self.io).poll_write(cx, &self.wout[self.wout_pos..self.wout_len])
+                Pin::new(&mut self.io).poll_write(cx, &self.wbuf[self.wout_pos..self.wout_len])
             )?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
@@ -124,7 +137,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> NoiseSocket<T> {
         Poll::Ready(Ok(()))
     }
 
-    /// Decrypts the next complete message in the read buffer, if any.
+    /// Opens the next complete message in the read buffer, if any, where it
+    /// lies.
     fn try_decode(&mut self) -> io::Result<bool> {
         let decoded = frame::decode(&self.rbuf[self.rstart..self.rend])
             .map_err(|_| violation(&self.shared, "empty noise frame"))?;
@@ -134,16 +148,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> NoiseSocket<T> {
         if body.len() < frame::NOISE_TAG {
             return Err(violation(&self.shared, "noise frame shorter than its tag"));
         }
+        let body_start = self.rstart + 2;
         let n = self
-            .noise
-            .read_message(body, &mut self.pbuf)
+            .keys
+            .recv
+            .open_in_place(&mut self.rbuf[body_start..self.rstart + consumed])
             .map_err(|_| violation(&self.shared, "noise message failed to decrypt"))?;
         self.rstart += consumed;
-        self.ppos = 0;
-        self.plen = n;
+        self.ppos = body_start;
+        self.pend = body_start + n;
         self.rx_messages += 1;
         if self.rx_messages.is_multiple_of(REKEY_INTERVAL) {
-            self.noise.rekey_incoming();
+            self.keys.recv.rekey();
             self.shared.noise_rekeys_rx.fetch_add(1, Ordering::Relaxed);
         }
         self.shared
@@ -162,9 +178,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> futures::io::AsyncRead for NoiseSocket<T
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         loop {
-            if this.ppos < this.plen {
-                let n = out.len().min(this.plen - this.ppos);
-                out[..n].copy_from_slice(&this.pbuf[this.ppos..this.ppos + n]);
+            if this.ppos < this.pend {
+                let n = out.len().min(this.pend - this.ppos);
+                out[..n].copy_from_slice(&this.rbuf[this.ppos..this.ppos + n]);
                 this.ppos += n;
                 return Poll::Ready(Ok(n));
             }
@@ -177,8 +193,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> futures::io::AsyncRead for NoiseSocket<T
                 }
                 return Poll::Ready(Err(violation(&this.shared, "truncated noise frame")));
             }
-            // Compact so a whole message fits after rstart.
-            if this.rstart > 0 && this.rbuf.len() - this.rstart < MAX_NOISE_MESSAGE + 2 {
+            // Compact so a whole message fits after rstart (the plaintext
+            // before it has been handed out).
+            if this.rstart > 0 && this.rbuf.len() - this.rstart < SLOT {
                 this.rbuf.copy_within(this.rstart..this.rend, 0);
                 this.rend -= this.rstart;
                 this.rstart = 0;
@@ -205,15 +222,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin> futures::io::AsyncWrite for NoiseSocket<
             return Poll::Ready(Ok(0));
         }
         loop {
-            let free = this.wplain.len() - this.wplain_len;
+            if this.wplain_len == 0 && !this.out_has_room() {
+                ready!(this.poll_drain(cx))?;
+            }
+            let free = MAX_NOISE_PLAINTEXT - this.wplain_len;
             if free > 0 {
                 let n = free.min(buf.len());
-                this.wplain[this.wplain_len..this.wplain_len + n].copy_from_slice(&buf[..n]);
+                let at = this.wout_len + 2 + this.wplain_len;
+                this.wbuf[at..at + n].copy_from_slice(&buf[..n]);
                 this.wplain_len += n;
                 return Poll::Ready(Ok(n));
-            }
-            if !this.out_has_room() {
-                ready!(this.poll_drain(cx))?;
             }
             this.seal()?;
             // Start sending early; a pending write is retried later.
@@ -225,12 +243,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> futures::io::AsyncWrite for NoiseSocket<
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.wplain_len > 0 {
-            if !this.out_has_room() {
-                ready!(this.poll_drain(cx))?;
-            }
-            this.seal()?;
-        }
+        // The message being filled has its room already.
+        this.seal()?;
         ready!(this.poll_drain(cx))?;
         Pin::new(&mut this.io).poll_flush(cx)
     }

@@ -11,12 +11,11 @@
 //! Frame: `epoch u32 | length u32 | ciphertext (length) | tag (16)`, the
 //! 8-byte head authenticated as associated data.
 
-use std::mem::{ManuallyDrop, MaybeUninit};
-use std::sync::atomic::{Ordering, compiler_fence};
-
 use ring::aead::{AES_256_GCM, Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, Tag, UnboundKey};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
+
+use crate::wiped_key::WipedKey;
 
 /// Bytes before the ciphertext of a frame.
 pub const FRAME_HEAD: usize = 8;
@@ -85,27 +84,6 @@ pub struct StreamKey {
     aead: WipedKey,
 }
 
-/// A ring AEAD key whose memory is overwritten with zeros when dropped.
-struct WipedKey(ManuallyDrop<LessSafeKey>);
-
-impl Drop for WipedKey {
-    fn drop(&mut self) {
-        // SAFETY: the key is dropped in place first and never used again
-        // (`ManuallyDrop` prevents a second drop). The bytes it occupied are
-        // then overwritten as plain memory (`MaybeUninit<u8>`), which is valid
-        // for any byte of any type; volatile writes keep the compiler from
-        // eliding them.
-        unsafe {
-            ManuallyDrop::drop(&mut self.0);
-            let p = (&mut self.0 as *mut ManuallyDrop<LessSafeKey>).cast::<MaybeUninit<u8>>();
-            for i in 0..size_of::<LessSafeKey>() {
-                p.add(i).write_volatile(MaybeUninit::new(0));
-            }
-        }
-        compiler_fence(Ordering::SeqCst);
-    }
-}
-
 impl std::fmt::Debug for StreamKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamKey")
@@ -134,7 +112,7 @@ impl StreamKey {
             kind,
             epoch,
             counter: 0,
-            aead: WipedKey(ManuallyDrop::new(LessSafeKey::new(unbound))),
+            aead: WipedKey::new(LessSafeKey::new(unbound)),
         }
     }
     /// A fresh random key, returned with its bytes for sending to the peer.
@@ -168,7 +146,6 @@ impl StreamKey {
         let (body, tail) = rest.split_at_mut(len);
         let tag = self
             .aead
-            .0
             .seal_in_place_separate_tag(Nonce::assume_unique_for_key(n), Aad::from(&*head), body)
             .map_err(|_| StreamFrameError::Decrypt)?;
         tail[..TAG].copy_from_slice(tag.as_ref());
@@ -192,7 +169,6 @@ impl StreamKey {
         let tag = Tag::try_from(&*tag).map_err(|_| StreamFrameError::Decrypt)?;
         let n = nonce(self.counter);
         self.aead
-            .0
             .open_in_place_separate_tag(
                 Nonce::assume_unique_for_key(n),
                 Aad::from(head),
