@@ -9,6 +9,10 @@
 # Baselines in the same run, over the same loopback, same byte count:
 #   - socat (the issue's named baseline, default 8 KiB buffer);
 #   - socat -b 262144 (a plain large-buffer copy: the stricter baseline).
+# Second figure, the file landing on node 7: `cairn get CAP -o FILE` into a
+# tmpfs ($SHM, default /dev/shm) against socat writing the same bytes from a
+# TCP connection into a file on that tmpfs (the daemon writes the file
+# itself: no HTTP answer to a client, no second process).
 # Also: peak RSS of the reader daemon during the fetch (VmHWM, reset with
 # clear_refs before each run) and idle RSS of a freshly started daemon
 # with every service running (node 7, 10 s after start, before any join).
@@ -22,6 +26,7 @@ set -euo pipefail
 SIZE=${SIZE:-1G}
 RUNS=${RUNS:-3}
 WORK=${WORK:-/var/tmp/cairn-bench-fetch}
+SHM=${SHM:-/dev/shm/cairn-bench-fetch}
 CAIRN=${CAIRN:-$(cd "$(dirname "$0")/.." && pwd)/target/release/cairn}
 NODES=7
 
@@ -33,10 +38,11 @@ PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    rm -rf "$SHM"
 }
 trap cleanup EXIT
 
-rm -rf "$WORK"; mkdir -p "$WORK"
+rm -rf "$WORK" "$SHM"; mkdir -p "$WORK" "$SHM"
 INPUT=$WORK/input.bin
 bytes=$(numfmt --from=iec "$SIZE")
 head -c "$bytes" /dev/urandom > "$INPUT"
@@ -99,12 +105,15 @@ wait_for 30 "node $NODES's ready line after its restart" has_line "$reader.ready
 wait_for 60 "node $NODES to redial the $((NODES - 1)) others after its restart" connected
 rss_before=$(awk '/^VmRSS/ {print $2}' "/proc/$rpid/status")
 
-# socat_copy NAME SOCAT_OPTS: one loopback TCP transfer of INPUT's bytes.
+# socat_copy NAME [--to FILE] SOCAT_OPTS: one loopback TCP transfer of
+# INPUT's bytes, into /dev/null or FILE.
 socat_copy() {
     local name=$1; shift
+    local sink=OPEN:/dev/null,wronly
+    if [ "${1:-}" = --to ]; then sink="CREATE:$2"; rm -f "$2"; shift 2; fi
     local port
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    socat "$@" -u "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" OPEN:/dev/null,wronly &
+    socat "$@" -u "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" "$sink" &
     local rx=$!
     wait_for 10 "socat to listen on $port" sh -c "ss -ltn | grep -q ':$port '"
     local t0; t0=$(now)
@@ -124,6 +133,14 @@ for r in $(seq "$RUNS"); do
     cat "$WORK/.cli" >> "$WORK/cli.times"
     socat_copy socat
     socat_copy socat_big -b 262144
+    rm -f "$SHM/get.out"
+    t0=$(now)
+    "$CAIRN" --data-dir "$reader" get "$cap" -o "$SHM/get.out" > /dev/null \
+        || { echo "get failed" >&2; exit 1; }
+    echo "$(now) - $t0" | bc -l >> "$WORK/get.times"
+    rm -f "$SHM/get.out"
+    socat_copy socat_file --to "$SHM/socat.out"
+    rm -f "$SHM/socat.out"
 done
 # Once, outside the timing: the bytes read back are the bytes added.
 c cat "$cap" | cmp - "$INPUT"
@@ -131,6 +148,8 @@ c cat "$cap" | cmp - "$INPUT"
 t_c=$(median < "$WORK/cairn.times")
 t_s=$(median < "$WORK/socat.times")
 t_b=$(median < "$WORK/socat_big.times")
+t_g=$(median < "$WORK/get.times")
+t_f=$(median < "$WORK/socat_file.times")
 mib=$(echo "$bytes / 1048576" | bc -l)
 echo
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
@@ -138,14 +157,17 @@ echo "file: $SIZE random ($bytes bytes) added 4+2 on node $NODES in $(echo "$add
 printf "%-40s %7.2f s  %7.0f MiB/s\n" "cairn cat (4 of 6 peers, to /dev/null)" "$t_c" "$(echo "$mib / $t_c" | bc -l)"
 printf "%-40s %7.2f s  %7.0f MiB/s\n" "socat, one TCP connection" "$t_s" "$(echo "$mib / $t_s" | bc -l)"
 printf "%-40s %7.2f s  %7.0f MiB/s\n" "socat -b 262144, one TCP connection" "$t_b" "$(echo "$mib / $t_b" | bc -l)"
+printf "%-40s %7.2f s  %7.0f MiB/s\n" "cairn get, to a file on tmpfs" "$t_g" "$(echo "$mib / $t_g" | bc -l)"
+printf "%-40s %7.2f s  %7.0f MiB/s\n" "socat, to a file on tmpfs" "$t_f" "$(echo "$mib / $t_f" | bc -l)"
 printf "%-40s %7d MB (median of runs; max %d MB)\n" "reader daemon peak RSS during cat" \
     $(( $(median < "$WORK/hwm.times") / 1024 )) $(( $(sort -n "$WORK/hwm.times" | tail -1) / 1024 ))
 printf "%-40s %7d MB\n" "reader daemon RSS before the first cat" $((rss_before / 1024))
 printf "%-40s %7d MB\n" "cairn cat client peak RSS" $(( $(median < "$WORK/cli.times") / 1024 ))
 printf "%-40s %7d MB (VmHWM %d MB)\n" "idle daemon RSS (10 s after start)" $((idle_rss / 1024)) $((idle_hwm / 1024))
 echo
-awk -v c="$t_c" -v s="$t_s" -v b="$t_b" 'BEGIN {
+awk -v c="$t_c" -v s="$t_s" -v b="$t_b" -v g="$t_g" -v f="$t_f" 'BEGIN {
     printf "cairn / socat             = %5.1f %%  (goal >= 50 %%)\n", 100 * s / c
     printf "cairn / socat -b 262144   = %5.1f %%\n", 100 * b / c
+    printf "get / socat, to a file    = %5.1f %%\n", 100 * f / g
 }'
 rm -f "$INPUT"

@@ -1250,8 +1250,10 @@ mod tests {
         // stored nowhere. B meets A afterwards and still finds A by asking it.
         let (a, b) = (key(0), key(1));
         let target = key(77);
-        let mut cfg = Config::default();
-        cfg.listen_addrs = vec!["127.0.0.1:7000".parse().unwrap()];
+        let cfg = Config {
+            listen_addrs: vec!["127.0.0.1:7000".parse().unwrap()],
+            ..Default::default()
+        };
         let mut net = Net {
             nodes: HashMap::new(),
             finished: Vec::new(),
