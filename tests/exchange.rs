@@ -168,14 +168,14 @@ async fn start_tamperer(endpoint: Endpoint) -> CancellationToken {
                                         .encode(),
                                     );
                                 }
-                                if s.write_all(&out).await.is_err() {
+                                if s.write_all(&out).await.is_err() || s.flush().await.is_err() {
                                     return;
                                 }
                                 continue;
                             }
                             _ => return,
                         };
-                        if s.write_all(&reply.encode()).await.is_err() {
+                        if s.write_all(&reply.encode()).await.is_err() || s.flush().await.is_err() {
                             return;
                         }
                     }
@@ -556,7 +556,7 @@ async fn start_scripted(endpoint: Endpoint, script: Script) -> (Arc<Seen>, Cance
                         None => Message::DontHave { id },
                     };
                     seen.answered.fetch_add(1, SeqCst);
-                    if s.write_all(&reply.encode()).await.is_err() {
+                    if s.write_all(&reply.encode()).await.is_err() || s.flush().await.is_err() {
                         return;
                     }
                 }

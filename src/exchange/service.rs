@@ -321,8 +321,8 @@ async fn refuse_busy(mut stream: Stream) {
 }
 
 /// Write one message: its head, then the block it carries straight from
-/// where it lies (each stream write is sealed into frames of its own, so
-/// the block is not first copied into a frame buffer of ours).
+/// where it lies, without first joining them in a buffer of ours (the
+/// stream gathers both into its frames; the caller flushes).
 async fn write_message(stream: &mut Stream, m: &Message) -> std::io::Result<()> {
     let (head, body) = m.encode_parts();
     stream.write_all(&head).await?;

@@ -1,13 +1,16 @@
 //! A data stream: a yamux stream whose payload is sealed again with keys of
 //! its own, exposed as tokio `AsyncRead + AsyncWrite`.
 //!
-//! Each `poll_write` seals up to one frame (`max_frame_size`) from the
-//! caller's buffer into a frame buffer borrowed from the per-thread
-//! [`crate::buf_pool`], so large writes make large frames and nothing is
-//! allocated per frame. Like a `BufWriter`, a sealed frame may still sit in
-//! that buffer when `poll_write` returns: call `flush` (or `shutdown`) to
-//! push it out; the buffer goes back to the pool once yamux has taken the
-//! frame. The reader opens frames in place: in the caller's buffer when it
+//! Writes are gathered into frames of up to `max_frame_size` in a frame
+//! buffer borrowed from the per-thread [`crate::buf_pool`]: a write of a
+//! whole frame or more is sealed at once, smaller writes are collected until
+//! the frame is full or the caller flushes, so an application writing 8 KiB
+//! at a time still sends full frames (one seal, one yamux frame, one wakeup
+//! per 64 KiB instead of per write). Nothing is allocated per frame. Like a
+//! `BufWriter`, bytes may still sit in that buffer when `poll_write`
+//! returns: call `flush` (or `shutdown`) to push them out; a stream dropped
+//! without either loses them. The buffer goes back to the pool once yamux
+//! has taken the frame. The reader opens frames in place: in the caller's buffer when it
 //! has room for the whole frame (no copy of ours at all), else in a
 //! borrowed buffer kept until the plaintext is read out. An idle stream holds
 //! no frame buffer. Rotation is decided by
@@ -76,9 +79,12 @@ pub struct Stream {
     schedule: RotationSchedule,
     /// Length of a frame buffer: the largest frame plus its overhead.
     frame_buf: usize,
-    /// A sealed frame `wbuf[wpos..wlen]` yamux has not taken yet; borrowed
-    /// from the pool only while it is pending.
+    /// Borrowed from the pool only while it holds something: either
+    /// `wfill` plaintext bytes gathered at `FRAME_HEAD..` for the next frame,
+    /// or a sealed frame `wbuf[wpos..wlen]` yamux has not taken yet (never
+    /// both: a frame is sealed from the whole buffer).
     wbuf: Option<Box<[u8]>>,
+    wfill: usize,
     wpos: usize,
     wlen: usize,
     // receiving
@@ -162,6 +168,7 @@ impl Stream {
             schedule,
             frame_buf: FRAME_HEAD + max_frame + TAG,
             wbuf: None,
+            wfill: 0,
             wpos: 0,
             wlen: 0,
             recv_key: None,
@@ -210,8 +217,11 @@ impl Stream {
     }
 
     /// Hands the pending sealed frame to yamux; the buffer goes back to the
-    /// pool once yamux has all of it.
+    /// pool once yamux has all of it. Gathered plaintext stays.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.wlen == 0 {
+            return Poll::Ready(Ok(()));
+        }
         let Some(wbuf) = &self.wbuf else {
             return Poll::Ready(Ok(()));
         };
@@ -228,6 +238,25 @@ impl Stream {
             buf_pool::give(b);
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// Seals the gathered plaintext into the pending frame.
+    fn seal_gathered(&mut self) -> io::Result<()> {
+        if self.wfill == 0 {
+            return Ok(());
+        }
+        debug_assert_eq!(self.wlen, 0);
+        self.maybe_rotate();
+        let n = self.wfill;
+        let Some(wbuf) = self.wbuf.as_mut() else {
+            return Err(io::Error::other("no frame buffer"));
+        };
+        let total = self.send_key.seal(wbuf, n).map_err(io::Error::other)?;
+        self.wfill = 0;
+        self.wpos = 0;
+        self.wlen = total;
+        self.progress.bytes += n as u64;
+        Ok(())
     }
 
     /// Moves `got` bytes of a frame body that were read into the caller's
@@ -503,24 +532,21 @@ impl AsyncWrite for Stream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        this.maybe_rotate();
-        let n = buf.len().min(this.max_frame);
-        let mut wbuf = buf_pool::take(this.frame_buf);
-        wbuf[FRAME_HEAD..FRAME_HEAD + n].copy_from_slice(&buf[..n]);
-        let total = match this.send_key.seal(&mut wbuf, n) {
-            Ok(t) => t,
-            Err(e) => {
-                buf_pool::give(wbuf);
-                return Poll::Ready(Err(io::Error::other(e)));
-            }
-        };
-        this.wbuf = Some(wbuf);
-        this.wpos = 0;
-        this.wlen = total;
-        this.progress.bytes += n as u64;
+        let room = this.max_frame - this.wfill;
+        let n = buf.len().min(room);
+        let wbuf = this
+            .wbuf
+            .get_or_insert_with(|| buf_pool::take(this.frame_buf));
+        wbuf[FRAME_HEAD + this.wfill..FRAME_HEAD + this.wfill + n].copy_from_slice(&buf[..n]);
+        this.wfill += n;
         this.stats.bytes_tx.fetch_add(n as u64, Ordering::Relaxed);
-        if let Poll::Ready(Err(e)) = this.poll_drain(cx) {
-            return Poll::Ready(Err(e));
+        if this.wfill == this.max_frame {
+            this.seal_gathered()?;
+            // Start sending at once; a frame yamux cannot take yet waits
+            // for the next write or the flush.
+            if let Poll::Ready(Err(e)) = this.poll_drain(cx) {
+                return Poll::Ready(Err(e));
+            }
         }
         Poll::Ready(Ok(n))
     }
@@ -528,11 +554,15 @@ impl AsyncWrite for Stream {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         ready!(this.poll_drain(cx))?;
+        this.seal_gathered()?;
+        ready!(this.poll_drain(cx))?;
         Pin::new(&mut this.io).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        ready!(this.poll_drain(cx))?;
+        this.seal_gathered()?;
         ready!(this.poll_drain(cx))?;
         Pin::new(&mut this.io).poll_close(cx)
     }

@@ -230,3 +230,53 @@ async fn any_reader_buffer_size_sees_the_same_bytes() {
         assert!(got == data, "bytes differ with reader buffer {rbuf}");
     }
 }
+
+/// Small writes are gathered into frames: ten writes of 100 bytes and a
+/// flush arrive as one frame (one read of a large buffer returns a whole
+/// frame's plaintext), a write larger than a frame is cut into full frames,
+/// and writes of every size without a flush in between keep their bytes
+/// and order once the stream is flushed or shut down.
+#[tokio::test]
+async fn small_writes_are_gathered_into_frames_until_flush() {
+    let (a, b) = duplex_pair(fast_config()).await;
+    let mut w = a.open_stream("blocks/1").await.unwrap();
+    let data = pattern(11, 1000);
+    for piece in data.chunks(100) {
+        w.write_all(piece).await.unwrap();
+    }
+    w.flush().await.unwrap();
+    let (_, mut r) = b.accept_stream().await.unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    let n = r.read(&mut buf).await.unwrap();
+    assert_eq!(n, 1000, "ten gathered writes arrive as one frame");
+    assert_eq!(&buf[..n], &data[..]);
+
+    // No flush between writes of mixed sizes: same bytes, same order.
+    const LEN: usize = 700_000;
+    let data = pattern(12, LEN);
+    let sent = data.clone();
+    let writer = tokio::spawn(async move {
+        let mut off = 0;
+        for chunk in [3usize, 8192, 70_000, 1, 65_483, 65_482].iter().cycle() {
+            if off == LEN {
+                break;
+            }
+            let end = (off + chunk).min(LEN);
+            w.write_all(&sent[off..end]).await.unwrap();
+            off = end;
+        }
+        w.shutdown().await.unwrap();
+        w
+    });
+    let mut got = Vec::with_capacity(LEN);
+    loop {
+        let n = r.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        assert!(n <= 65_483, "a frame holds at most max_frame_size bytes");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got == data, "gathered bytes differ");
+    drop(writer.await.unwrap());
+}
