@@ -144,12 +144,38 @@ where
     wall
 }
 
-fn bulk(c: &mut Criterion) {
-    let rt = rt();
-    let mut g = c.benchmark_group("bulk");
+/// A group moving BULK bytes per iteration, 10 samples of 8 s.
+fn bulk_group<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
+    let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Bytes(BULK as u64));
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(8));
+    g
+}
+
+/// A stream from `a` to `b` whose header and first key crossed already, so
+/// the clock measures only the bulk.
+async fn warm_stream(
+    a: &Connection,
+    b: &Arc<Connection>,
+) -> (cairn_transport::Stream, cairn_transport::Stream) {
+    let mut ws = a.open_stream("bench/1").await.unwrap();
+    let bc = b.clone();
+    let rs = tokio::spawn(async move { bc.accept_stream().await.unwrap().1 });
+    ws.write_all(&[0u8; 1]).await.unwrap();
+    ws.flush().await.unwrap();
+    let mut rs = rs.await.unwrap();
+    let mut one = [0u8; 1];
+    rs.read_exact(&mut one).await.unwrap();
+    (ws, rs)
+}
+
+fn bulk(c: &mut Criterion) {
+    let rt = rt();
+    let mut g = bulk_group(c, "bulk");
     g.bench_function("tcp_copy_baseline", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
@@ -192,16 +218,7 @@ fn bulk(c: &mut Criterion) {
                 rt.block_on(async {
                     let mut t = Duration::ZERO;
                     for _ in 0..iters {
-                        let ws = a.open_stream("bench/1").await.unwrap();
-                        let bc = bconn.clone();
-                        let rs = tokio::spawn(async move { bc.accept_stream().await.unwrap().1 });
-                        // The header and first key cross before the clock starts.
-                        let mut ws = ws;
-                        ws.write_all(&[0u8; 1]).await.unwrap();
-                        ws.flush().await.unwrap();
-                        let mut rs = rs.await.unwrap();
-                        let mut one = [0u8; 1];
-                        rs.read_exact(&mut one).await.unwrap();
+                        let (ws, rs) = warm_stream(&a, &bconn).await;
                         t += pump(ws, rs, BULK).await;
                     }
                     t
@@ -221,10 +238,7 @@ fn bulk(c: &mut Criterion) {
 /// messages.
 fn bulk_buffers(c: &mut Criterion) {
     let rt = rt();
-    let mut g = c.benchmark_group("bulk_buffers");
-    g.throughput(Throughput::Bytes(BULK as u64));
-    g.sample_size(10);
-    g.measurement_time(Duration::from_secs(8));
+    let mut g = bulk_group(c, "bulk_buffers");
     let (_s, _c, a, bconn) = rt.block_on(conn_pair(TransportConfig::default()));
     let a = Arc::new(a);
     let bconn = Arc::new(bconn);
@@ -247,14 +261,7 @@ fn bulk_buffers(c: &mut Criterion) {
                 rt.block_on(async {
                     let mut t = Duration::ZERO;
                     for _ in 0..iters {
-                        let mut ws = a.open_stream("bench/1").await.unwrap();
-                        let bc = bconn.clone();
-                        let rs = tokio::spawn(async move { bc.accept_stream().await.unwrap().1 });
-                        ws.write_all(&[0u8; 1]).await.unwrap();
-                        ws.flush().await.unwrap();
-                        let mut rs = rs.await.unwrap();
-                        let mut one = [0u8; 1];
-                        rs.read_exact(&mut one).await.unwrap();
+                        let (ws, rs) = warm_stream(&a, &bconn).await;
                         t += pump_with(ws, rs, BULK, size).await;
                     }
                     t
