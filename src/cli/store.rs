@@ -166,24 +166,18 @@ pub fn run(dd: &DataDir, out: Output, cmd: StoreCommand) -> Result<()> {
             Ok(())
         }
         StoreCommand::Cat { cap, range } => {
-            let stdout = std::io::stdout();
-            let mut lock = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+            let mut out = raw_stdout()?;
             match &via {
                 Via::Local(dd) => {
                     let cap = parse_cap(&cap)?;
                     let range = range.map(|r| r.parse::<ByteRange>()).transpose()?;
-                    open(dd)?.cat(&cap, range, &mut lock)?;
+                    open(dd)?.cat(&cap, range, &mut out)?;
                 }
                 Via::Daemon(c, rt) => {
-                    // The client's writer must be Send (it is awaited); a
-                    // stdout lock is not, so write through an unlocked handle.
-                    drop(lock);
-                    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout());
                     rt.block_on(c.cat(&cap, range.as_deref(), &mut out))?;
-                    std::io::Write::flush(&mut out)?;
-                    return Ok(());
                 }
             }
+            std::io::Write::flush(&mut out)?;
             Ok(())
         }
         StoreCommand::Ls { cap } => {
@@ -511,4 +505,17 @@ pub struct NotPlaced {
     path: String,
     cap: String,
     reason: String,
+}
+
+/// Standard output for file bytes: a duplicate of descriptor 1 behind a
+/// 64 KiB buffer. Chunks of a file (hundreds of KiB) are written straight
+/// through, neither copied into a large buffer nor scanned for newlines by
+/// std's line-buffered `Stdout`; small pieces are gathered.
+fn raw_stdout() -> Result<std::io::BufWriter<std::fs::File>> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdout().as_fd().try_clone_to_owned()?;
+    Ok(std::io::BufWriter::with_capacity(
+        64 * 1024,
+        std::fs::File::from(fd),
+    ))
 }
