@@ -239,9 +239,13 @@ listen = "127.0.0.1:7342"
 max_frame_size = 65483
 # Streams open at once on one connection, each way (control stream not counted).
 max_streams_per_connection = 1024
-# Total yamux receive window of one connection, bytes (raised to at least
-# 256 KiB per allowed stream).
+# yamux receive window of one connection backing each stream's guaranteed
+# 256 KiB, bytes (raised to at least 256 KiB per allowed stream).
 yamux_max_connection_window = 268435456
+# Receive window a connection lends on top of that, bytes (at most 1 GiB), into
+# which yamux grows a busy stream's window as fast as this side reads it. 0
+# keeps every stream at 256 KiB in flight, which stalls single bulk streams.
+stream_window_growth = 33554432
 # Time allowed for the TCP connect plus the Noise handshake, ms.
 handshake_timeout_ms = 10000
 # A connection with no application stream open (or that receives nothing) for

@@ -24,9 +24,16 @@ pub struct TransportConfig {
     /// Streams open at once on one connection, each way (the control stream
     /// not counted). A peer opening more is disconnected.
     pub max_streams_per_connection: u32,
-    /// Total yamux receive window of one connection, bytes. Raised to at least
-    /// 256 KiB × `max_streams_per_connection`.
+    /// The yamux receive window of one connection that backs every stream's
+    /// guaranteed 256 KiB, bytes. Raised to at least 256 KiB ×
+    /// `max_streams_per_connection`.
     pub yamux_max_connection_window: u64,
+    /// Receive window a connection lends on top, bytes, into which yamux
+    /// grows a busy stream's window (doubling it while the reader empties it
+    /// within two round trips). Without it one stream never has more than
+    /// 256 KiB in flight, which stalls a single bulk stream. A window only
+    /// grows as fast as this side reads, so a peer cannot inflate it.
+    pub stream_window_growth: u64,
     /// Time allowed for the TCP connect plus the Noise handshake, ms.
     pub handshake_timeout_ms: u64,
     /// A connection with no application stream open for this long is closed,
@@ -67,6 +74,7 @@ impl Default for TransportConfig {
             max_frame_size: 65_483,
             max_streams_per_connection: 1024,
             yamux_max_connection_window: 1024 * 256 * 1024,
+            stream_window_growth: 32 * 1024 * 1024,
             handshake_timeout_ms: 10_000,
             idle_timeout_ms: 120_000,
             stream_header_timeout_ms: 10_000,
@@ -98,6 +106,7 @@ impl TransportConfig {
         let min_window =
             (u64::from(c.max_streams_per_connection) + STREAM_SLACK as u64) * 256 * 1024;
         c.yamux_max_connection_window = c.yamux_max_connection_window.max(min_window);
+        c.stream_window_growth = c.stream_window_growth.min(MAX_STREAM_WINDOW_GROWTH);
         c.handshake_timeout_ms = c.handshake_timeout_ms.max(1);
         c.idle_timeout_ms = c.idle_timeout_ms.max(1);
         c.stream_header_timeout_ms = c.stream_header_timeout_ms.max(1);
@@ -117,6 +126,9 @@ impl TransportConfig {
         Duration::from_millis(self.idle_timeout_ms)
     }
 }
+
+/// Ceiling of [`TransportConfig::stream_window_growth`] (1 GiB).
+pub const MAX_STREAM_WINDOW_GROWTH: u64 = 1 << 30;
 
 /// Streams yamux may hold above our own limit, so that a flood is seen by us
 /// (and punished) rather than silently reset by yamux.
@@ -145,6 +157,22 @@ mod tests {
         let n = c.normalized();
         assert!(
             n.yamux_max_connection_window >= u64::from(n.max_streams_per_connection) * 256 * 1024
+        );
+    }
+
+    #[test]
+    fn normalized_caps_window_growth() {
+        let c = TransportConfig {
+            stream_window_growth: u64::MAX,
+            ..Default::default()
+        };
+        assert_eq!(
+            c.normalized().stream_window_growth,
+            MAX_STREAM_WINDOW_GROWTH
+        );
+        assert_eq!(
+            TransportConfig::default().normalized().stream_window_growth,
+            32 * 1024 * 1024
         );
     }
 }

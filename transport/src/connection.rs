@@ -219,9 +219,12 @@ impl Connection {
 fn yamux_config(c: &TransportConfig) -> yamux::Config {
     let mut y = yamux::Config::default();
     let max = c.max_streams_per_connection as usize + STREAM_SLACK as usize;
+    // Every stream keeps its 256 KiB minimum; the growth on top is what
+    // yamux's auto-tuning may hand to busy streams.
     let window = usize::try_from(c.yamux_max_connection_window)
         .unwrap_or(usize::MAX)
-        .max(max * 256 * 1024);
+        .max(max * 256 * 1024)
+        .saturating_add(usize::try_from(c.stream_window_growth).unwrap_or(usize::MAX));
     y.set_max_connection_receive_window(Some(window));
     y.set_max_num_streams(max);
     y.set_split_send_size(frame_split(c));
