@@ -79,5 +79,11 @@ if [ "$BASELINES" != 0 ]; then
         printf "get / cat         = %.2f  (goal <= 1.3)\n", g / c
         printf "restic restore / get = %.2f  (goal >= 3)\n", rr / g
     }'
+    # The disk's speed drifts on a shared machine, so also pair each run's
+    # figure with the baseline measured right after it.
+    pairs() { paste "$WORK/$1.times" "$WORK/$2.times" | awk '{printf "%.2f\n", $1 / $5}'; }
+    echo
+    echo "per run: add / dd  $(pairs add dd | tr '\n' ' ')(median $(pairs add dd | median))"
+    echo "per run: get / cat $(pairs get cat | tr '\n' ' ')(median $(pairs get cat | median))"
 fi
 rm -rf "$WORK"
