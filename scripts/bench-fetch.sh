@@ -170,4 +170,9 @@ awk -v c="$t_c" -v s="$t_s" -v b="$t_b" -v g="$t_g" -v f="$t_f" 'BEGIN {
     printf "cairn / socat -b 262144   = %5.1f %%\n", 100 * b / c
     printf "get / socat, to a file    = %5.1f %%\n", 100 * f / g
 }'
+# Each run's cairn figure against the baseline measured in the same run.
+pairs() { paste "$WORK/$2.times" "$WORK/$1.times" | awk '{printf "%.1f\n", 100 * $1 / $2}'; }
+echo
+echo "per run: cat / socat        $(pairs cairn socat | tr '\n' ' ')(median $(pairs cairn socat | median))"
+echo "per run: get / socat, file  $(pairs get socat_file | tr '\n' ' ')(median $(pairs get socat_file | median))"
 rm -f "$INPUT"
