@@ -1,4 +1,5 @@
-//! A small per-thread pool of stream frame buffers.
+//! A small per-thread pool of frame buffers: stream frames, and the Noise
+//! layer's read and write buffers (see `noise_io`).
 //!
 //! A stream needs a frame-sized buffer only while a sealed frame waits for
 //! yamux to take it, or while a received frame is being assembled and read
@@ -8,7 +9,8 @@
 //! each idle stream cost 128 KiB. Streams now borrow a buffer from this pool
 //! for the life of one frame and give it back at once, so a worker thread
 //! keeps reusing the same few buffers, hot in cache, whatever the number of
-//! streams.
+//! streams. A connection's Noise layer does the same with its larger
+//! buffers, so an idle connection holds none.
 //!
 //! The pool is per thread (no lock; a task that moves to another worker just
 //! returns its buffer to that worker's pool) and bounded: at most
