@@ -25,7 +25,8 @@ pub struct DaemonArgs {
 }
 
 pub fn daemon(dd: &DataDir, args: DaemonArgs, out: Output) -> Result<()> {
-    cap_malloc_arenas();
+    // Before the runtime starts its threads.
+    cairn_transport::malloc::tune();
     let mut config = dd.config()?;
     if args.no_mdns {
         config.peers.mdns = false;
@@ -97,21 +98,3 @@ impl Signals {
         shutdown.cancel();
     }
 }
-
-/// glibc gives each thread that allocates under contention an arena of its
-/// own (up to 8 per core) and keeps what is freed in it: a fetch, whose
-/// reader threads and runtime workers pass MiB-sized buffers between
-/// them, peaked at 111 MB with the default and 68 MB with two arenas, at
-/// the same speed (scripts/bench-fetch.sh, 1 GiB). Called before the
-/// runtime starts its threads.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn cap_malloc_arenas() {
-    // SAFETY: mallopt only sets an allocator tunable; no thread of ours
-    // is allocating concurrently this early.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn cap_malloc_arenas() {}

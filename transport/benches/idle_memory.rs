@@ -21,6 +21,8 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    // The node's allocator settings, as in the `cairn` binary.
+    cairn_transport::malloc::tune();
     const N: usize = 1000;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -5,6 +5,11 @@
 //!   default budget, every 1 MiB, and off; both ciphers.
 //! - `bulk_buffers/*`: the same at the default settings, with 8 KiB, 64 KiB
 //!   and 256 KiB reads and writes, against the plain copy at each size.
+//! - `bulk_nodes/*`: `bulk_buffers` with each end in a runtime of its own,
+//!   one worker each, as two nodes on two single-core machines would run
+//!   (the groups above put both ends and all their tasks in one runtime,
+//!   which two nodes never share); the plain copy's two ends get the same
+//!   two runtimes.
 //! - `streams/*`: 1,000 concurrent streams moving the same total as one
 //!   stream; the slowest stream's share of its fair share is printed. Every
 //!   reader task is spawned and waiting before the writers are released, so
@@ -17,6 +22,9 @@
 //! - `crypto_floor/*`: the two AEAD passes every bulk byte takes, seal +
 //!   open, on one thread, in thread CPU time: the CPU floor of the bulk path.
 //!
+//! Every group runs with the node's allocator settings
+//! (`cairn_transport::malloc::tune`).
+//!
 //! Run: `cargo bench -p cairn-transport --bench transport`.
 
 use std::net::SocketAddr;
@@ -25,7 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use cairn_transport::{CipherKind, Connection, Endpoint, Identity, TransportConfig};
-use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
@@ -156,6 +164,115 @@ fn bulk_group<'a>(
     g
 }
 
+/// A runtime standing for one node with one core: the sending or the
+/// receiving end of a `bulk_nodes` pair.
+fn node_rt() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Two endpoints, each bound (so each accepting, dialling and driving its
+/// connections) in its own runtime, and the connection between them.
+struct Nodes {
+    send_rt: Runtime,
+    recv_rt: Runtime,
+    _endpoints: (Endpoint, Endpoint),
+    a: Arc<Connection>,
+    b: Arc<Connection>,
+}
+
+fn node_pair(cfg: TransportConfig) -> Nodes {
+    let (send_rt, recv_rt) = (node_rt(), node_rt());
+    let server = recv_rt
+        .block_on(Endpoint::bind(
+            Identity::generate(),
+            cfg.clone(),
+            loopback(),
+        ))
+        .unwrap();
+    let client = send_rt
+        .block_on(Endpoint::bind(Identity::generate(), cfg, loopback()))
+        .unwrap();
+    let srv = server.clone();
+    let acc = recv_rt.spawn(async move { srv.accept().await.unwrap() });
+    let (id, addr) = (server.node_id(), server.local_addr());
+    let cl = client.clone();
+    let a = send_rt
+        .block_on(async move { cl.connect(id, addr).await })
+        .unwrap();
+    let b = recv_rt.block_on(acc).unwrap();
+    Nodes {
+        send_rt,
+        recv_rt,
+        _endpoints: (server, client),
+        a: Arc::new(a),
+        b: Arc::new(b),
+    }
+}
+
+/// `pump_with` across two runtimes: the reader runs on `recv`, the writer
+/// on `send`, each as a task; `wrap_*` turn what was made outside into the
+/// streams (a std socket is registered with the runtime that uses it).
+fn pump_nodes<W, R>(
+    send: &Runtime,
+    recv: &Runtime,
+    w: impl FnOnce() -> W + Send + 'static,
+    r: impl FnOnce() -> R + Send + 'static,
+    total: usize,
+    size: usize,
+) -> Duration
+where
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+{
+    let start = Instant::now();
+    let cpu = process_cpu();
+    let reader = recv.spawn(async move {
+        let mut r = r();
+        let mut buf = vec![0u8; size];
+        let mut n = 0;
+        while n < total {
+            let k = r.read(&mut buf).await.unwrap();
+            assert!(k > 0);
+            n += k;
+        }
+        r
+    });
+    let writer = send.spawn(async move {
+        let mut w = w();
+        let data = vec![0x5au8; size];
+        let mut sent = 0;
+        while sent < total {
+            let n = size.min(total - sent);
+            w.write_all(&data[..n]).await.unwrap();
+            sent += n;
+        }
+        w.flush().await.unwrap();
+        w
+    });
+    let _w = send.block_on(writer).unwrap();
+    let _r = recv.block_on(reader).unwrap();
+    let wall = start.elapsed();
+    PUMP_CPU_NS.fetch_add((process_cpu() - cpu).as_nanos() as u64, Ordering::Relaxed);
+    PUMP_BYTES.fetch_add(total as u64, Ordering::Relaxed);
+    wall
+}
+
+/// A connected pair of std sockets, not yet registered with any runtime.
+fn std_tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+    let l = std::net::TcpListener::bind(loopback()).unwrap();
+    let a = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (b, _) = l.accept().unwrap();
+    for s in [&a, &b] {
+        s.set_nodelay(true).unwrap();
+        s.set_nonblocking(true).unwrap();
+    }
+    (a, b)
+}
+
 /// A stream from `a` to `b` whose header and first key crossed already, so
 /// the clock measures only the bulk.
 async fn warm_stream(
@@ -271,6 +388,66 @@ fn bulk_buffers(c: &mut Criterion) {
         cpu_report(&format!("bulk_buffers/cairn_{label}"));
     }
     g.finish();
+}
+
+/// `bulk_buffers` with each end a node of its own (see the module docs).
+fn bulk_nodes(c: &mut Criterion) {
+    let mut g = bulk_group(c, "bulk_nodes");
+    let n = node_pair(TransportConfig::default());
+    for (label, size) in [("8k", 8 * 1024), ("64k", 65_483), ("256k", BUF)] {
+        g.bench_function(format!("tcp_copy_{label}"), |b| {
+            b.iter_custom(|iters| {
+                let mut t = Duration::ZERO;
+                for _ in 0..iters {
+                    let (x, y) = std_tcp_pair();
+                    t += pump_nodes(
+                        &n.send_rt,
+                        &n.recv_rt,
+                        move || TcpStream::from_std(x).unwrap(),
+                        move || TcpStream::from_std(y).unwrap(),
+                        BULK,
+                        size,
+                    );
+                }
+                t
+            })
+        });
+        cpu_report(&format!("bulk_nodes/tcp_copy_{label}"));
+        g.bench_function(format!("cairn_{label}"), |b| {
+            b.iter_custom(|iters| {
+                let mut t = Duration::ZERO;
+                for _ in 0..iters {
+                    let (ws, rs) = warm_stream_nodes(&n);
+                    t += pump_nodes(&n.send_rt, &n.recv_rt, move || ws, move || rs, BULK, size);
+                }
+                t
+            })
+        });
+        cpu_report(&format!("bulk_nodes/cairn_{label}"));
+    }
+    g.finish();
+}
+
+/// `warm_stream` with each end opened or accepted on its own node.
+fn warm_stream_nodes(n: &Nodes) -> (cairn_transport::Stream, cairn_transport::Stream) {
+    let b = n.b.clone();
+    let rs = n
+        .recv_rt
+        .spawn(async move { b.accept_stream().await.unwrap().1 });
+    let a = n.a.clone();
+    let ws = n.send_rt.block_on(async move {
+        let mut ws = a.open_stream("bench/1").await.unwrap();
+        ws.write_all(&[0u8; 1]).await.unwrap();
+        ws.flush().await.unwrap();
+        ws
+    });
+    let rs = n.recv_rt.block_on(async move {
+        let mut rs = rs.await.unwrap();
+        let mut one = [0u8; 1];
+        rs.read_exact(&mut one).await.unwrap();
+        rs
+    });
+    (ws, rs)
 }
 
 /// Reads `total` bytes from `r`, adding each read to `counter`.
@@ -592,8 +769,16 @@ criterion_group!(
     benches,
     bulk,
     bulk_buffers,
+    bulk_nodes,
     many_streams,
     handshakes,
     crypto_floor
 );
-criterion_main!(benches);
+
+/// `criterion_main!`, after applying the allocator settings the node runs
+/// with (`cairn_transport::malloc`), before any thread starts.
+fn main() {
+    cairn_transport::malloc::tune();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

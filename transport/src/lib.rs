@@ -9,7 +9,8 @@
 //! data streams ([`Stream`]) sealed again with [`stream_cipher`] keys that
 //! rotate on the [`rotation`] schedule, in frame buffers borrowed from a
 //! per-thread pool (`buf_pool`). [`Endpoint`] owns sockets and limits.
-//! The exact wire format is in `docs/PROTOCOL.md`, section 1.
+//! [`malloc::tune`] holds the allocator settings a process running it
+//! should apply. The exact wire format is in `docs/PROTOCOL.md`, section 1.
 
 mod buf_pool;
 pub mod config;
@@ -21,6 +22,7 @@ pub mod frame;
 pub mod handshake;
 pub mod identity;
 mod keys;
+pub mod malloc;
 pub mod noise_cipher;
 pub mod noise_io;
 pub mod payload;
