@@ -120,23 +120,32 @@ where
 }
 
 /// `pump` with writes and reads of `size` bytes.
-async fn pump_with<W, R>(mut w: W, mut r: R, total: usize, size: usize) -> Duration
+async fn pump_with<W, R>(mut w: W, r: R, total: usize, size: usize) -> Duration
 where
     W: tokio::io::AsyncWrite + Unpin + Send + 'static,
     R: tokio::io::AsyncRead + Unpin + Send + 'static,
 {
-    let start = Instant::now();
-    let cpu = process_cpu();
-    let reader = tokio::spawn(async move {
-        let mut buf = vec![0u8; size];
-        let mut n = 0;
-        while n < total {
-            let k = r.read(&mut buf).await.unwrap();
-            assert!(k > 0);
-            n += k;
-        }
-        r
-    });
+    let start = (Instant::now(), process_cpu());
+    let reader = tokio::spawn(drain(r, total, size));
+    fill(&mut w, total, size).await;
+    let _r = reader.await.unwrap();
+    account(start, total)
+}
+
+/// Reads `total` bytes from `r` in reads of `size`.
+async fn drain<R: tokio::io::AsyncRead + Unpin>(mut r: R, total: usize, size: usize) -> R {
+    let mut buf = vec![0u8; size];
+    let mut n = 0;
+    while n < total {
+        let k = r.read(&mut buf).await.unwrap();
+        assert!(k > 0);
+        n += k;
+    }
+    r
+}
+
+/// Writes `total` bytes to `w` in writes of `size`, then flushes.
+async fn fill<W: tokio::io::AsyncWrite + Unpin>(w: &mut W, total: usize, size: usize) {
     let data = vec![0x5au8; size];
     let mut sent = 0;
     while sent < total {
@@ -145,9 +154,16 @@ where
         sent += n;
     }
     w.flush().await.unwrap();
-    let _r = reader.await.unwrap();
-    let wall = start.elapsed();
-    PUMP_CPU_NS.fetch_add((process_cpu() - cpu).as_nanos() as u64, Ordering::Relaxed);
+}
+
+/// Adds the CPU spent and the bytes moved since `start` (wall clock,
+/// process CPU) to the `cpu_report` totals; returns the wall time.
+fn account(start: (Instant, Duration), total: usize) -> Duration {
+    let wall = start.0.elapsed();
+    PUMP_CPU_NS.fetch_add(
+        (process_cpu() - start.1).as_nanos() as u64,
+        Ordering::Relaxed,
+    );
     PUMP_BYTES.fetch_add(total as u64, Ordering::Relaxed);
     wall
 }
@@ -228,37 +244,16 @@ where
     W: tokio::io::AsyncWrite + Unpin + Send + 'static,
     R: tokio::io::AsyncRead + Unpin + Send + 'static,
 {
-    let start = Instant::now();
-    let cpu = process_cpu();
-    let reader = recv.spawn(async move {
-        let mut r = r();
-        let mut buf = vec![0u8; size];
-        let mut n = 0;
-        while n < total {
-            let k = r.read(&mut buf).await.unwrap();
-            assert!(k > 0);
-            n += k;
-        }
-        r
-    });
+    let start = (Instant::now(), process_cpu());
+    let reader = recv.spawn(async move { drain(r(), total, size).await });
     let writer = send.spawn(async move {
         let mut w = w();
-        let data = vec![0x5au8; size];
-        let mut sent = 0;
-        while sent < total {
-            let n = size.min(total - sent);
-            w.write_all(&data[..n]).await.unwrap();
-            sent += n;
-        }
-        w.flush().await.unwrap();
+        fill(&mut w, total, size).await;
         w
     });
     let _w = send.block_on(writer).unwrap();
     let _r = recv.block_on(reader).unwrap();
-    let wall = start.elapsed();
-    PUMP_CPU_NS.fetch_add((process_cpu() - cpu).as_nanos() as u64, Ordering::Relaxed);
-    PUMP_BYTES.fetch_add(total as u64, Ordering::Relaxed);
-    wall
+    account(start, total)
 }
 
 /// A connected pair of std sockets, not yet registered with any runtime.
