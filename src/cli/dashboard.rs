@@ -52,6 +52,9 @@ pub fn local(dd: &DataDir, out: Output) -> Result<()> {
     if !std::io::stdout().is_terminal() {
         return daemon::daemon(dd, daemon::DaemonArgs::default(), out);
     }
+    // The node runs in this process: its allocator settings, before the
+    // runtime starts its threads.
+    cairn_transport::malloc::tune();
     let config = dd.config()?;
     // Logs go to the Logs tab only: stderr would tear the dashboard.
     cairn::logging::init_dashboard(&config.node.log);

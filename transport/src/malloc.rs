@@ -20,9 +20,10 @@
 //! (`scripts/bench-fetch.sh`, 1 GiB).
 //!
 //! These are process-wide settings, so the library never applies them on
-//! its own: the `cairn` binary calls [`tune`] first thing, and so do the
-//! transport benches, so that they measure what the node runs. Other
-//! allocators and platforms are left alone.
+//! its own: every `cairn` process that runs a node (`cairn daemon`, and
+//! `cairn` with its dashboard) calls [`tune`] before its runtime starts,
+//! and so do the transport benches, so that they measure what the node
+//! runs. Other allocators and platforms are left alone.
 
 /// Heap memory kept free at the top before glibc trims it.
 pub const TRIM_THRESHOLD: usize = 8 << 20;
