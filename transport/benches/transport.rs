@@ -471,14 +471,7 @@ async fn write_after(
     start: Arc<tokio::sync::Barrier>,
 ) {
     start.wait().await;
-    let data = vec![0x5au8; BUF];
-    let mut sent = 0;
-    while sent < total {
-        let n = BUF.min(total - sent);
-        w.write_all(&data[..n]).await.unwrap();
-        sent += n;
-    }
-    w.flush().await.unwrap();
+    fill(&mut w, total, BUF).await;
     // Keep the stream open until the reader has everything.
     std::future::pending::<()>().await;
 }
